@@ -1,0 +1,39 @@
+# DIEP developer commands. `make test` and `make run` set everything up themselves.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Tests use the machine's PostgreSQL and Redis (DB 14, kept apart from anything else).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/diep
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/14
+PYTEST_ARGS ?=
+
+.PHONY: setup test lint bench run migrate clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(BIN)/.installed
+
+test: setup
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+bench: setup
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/api_fire.py
+
+migrate: setup
+	$(BIN)/python manage.py migrate --noinput
+
+run: setup
+	$(BIN)/python -m diep_portal.embedded
+
+clean:
+	rm -rf $(VENV) var staticfiles .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,263 @@
+"""Benchmark: POST /fire_job/ against a bare Django view doing one comparable INSERT.
+
+Both served by gunicorn (2 workers) on PostgreSQL, driven from this process:
+1. closed loop at rising concurrency: throughput (req/s) and p50/p99 latency of each,
+   and the throughput ratio fire_job / bare (target ≥ 0.5);
+2. open loop at a fixed 100 requests/s on /fire_job/: p50/p99 (target p99 < 50 ms).
+
+Run with `make bench` (DATABASE_URL must point at PostgreSQL; a `<db>_bench` database
+is created and dropped). Redis DB 13 receives the enqueued start tasks and is flushed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BROKER = "redis://127.0.0.1:6379/13"
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))] * 1000
+
+
+def admin_dsn(url: str) -> tuple[str, str]:
+    parsed = urlparse(url)
+    bench_db = (parsed.path.lstrip("/") or "diep") + "_bench"
+    return parsed._replace(path="/postgres").geturl(), bench_db
+
+
+def prepare_database(database_url: str) -> str:
+    server, bench_db = admin_dsn(database_url)
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{bench_db}"')
+    return urlparse(database_url)._replace(path=f"/{bench_db}").geturl()
+
+
+def drop_database(database_url: str) -> None:
+    server, bench_db = admin_dsn(database_url)
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)')
+
+
+def django_setup(env: dict[str, str]) -> str:
+    """Migrate, create an operator, a token and a job; returns the token."""
+    script = """
+import django; django.setup()
+from django.core.management import call_command
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from knox.models import AuthToken
+from jobs import services
+from jobs.specs import JobSpecSerializer
+call_command("migrate", verbosity=0)
+with connection.cursor() as c:
+    c.execute("CREATE TABLE bench_baseline_run (id bigserial primary key, run_id uuid unique, "
+              "state varchar(16), parameters jsonb, queued_at timestamptz)")
+user = User.objects.create_user("bench")
+user.groups.add(Group.objects.get(name="operator"))
+spec = JobSpecSerializer(data={"name": "bench", "source": {"uri": "s3://raw-bench/in/",
+    "format": "csv"}, "destination": {"uri": "s3://cur-bench/out/"},
+    "parameters": {"region": "eu"}, "max_concurrent_runs": 1000,
+    "parameters_schema": {"type": "object", "properties": {"region": {"enum": ["eu", "us"]}}}})
+spec.is_valid(raise_exception=True)
+services.job_create(spec=spec.validated_data, user=user, source="bench")
+print(AuthToken.objects.create(user=user)[1])
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "bench.wsgi:application",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+Request = Callable[[requests.Session], requests.Response]
+
+
+def closed_loop(make: Request, concurrency: int, seconds: float) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    errors = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def worker() -> None:
+        session = requests.Session()
+        local: list[float] = []
+        while time.monotonic() < stop_at:
+            began = time.perf_counter()
+            response = make(session)
+            local.append(time.perf_counter() - began)
+            if response.status_code not in (200, 202):
+                errors.append(response.status_code)
+        with lock:
+            latencies.extend(local)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} failed requests, e.g. {errors[:5]}")
+    return len(latencies) / (time.monotonic() - began), latencies
+
+
+def open_loop(make: Request, rate: float, seconds: float) -> list[float]:
+    """Send at a fixed rate regardless of answers (no coordinated omission)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    sessions = threading.local()
+
+    def one(scheduled: float) -> None:
+        if not hasattr(sessions, "s"):
+            sessions.s = requests.Session()
+        response = make(sessions.s)
+        elapsed = time.perf_counter() - scheduled
+        if response.status_code not in (200, 202):
+            raise RuntimeError(f"status {response.status_code}")
+        with lock:
+            latencies.append(elapsed)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = time.perf_counter()
+    total = int(rate * seconds)
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        futures = []
+        for index in range(total):
+            scheduled = start + index / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(pool.submit(one, scheduled))
+        for future in futures:
+            future.result()
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=8.0, help="per concurrency level")
+    parser.add_argument("--levels", default="1,4,16,32")
+    parser.add_argument("--rate", type=float, default=100.0)
+    args = parser.parse_args()
+
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith("postgres"):
+        sys.exit("DATABASE_URL must point at PostgreSQL")
+    bench_url = prepare_database(database_url)
+    env = {
+        **os.environ,
+        "DATABASE_URL": bench_url,
+        "CELERY_BROKER_URL": BROKER,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DIEP_API_THROTTLE_RATE": "100000/second",
+        "DIEP_LOG_LEVEL": "WARNING",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+    }
+    token = django_setup(env)
+    port = 18765
+    server = start_gunicorn(env, port)
+    base = f"http://127.0.0.1:{port}"
+    body = json.dumps({"parameters": {"region": "us"}})
+    headers = {"Content-Type": "application/json"}
+
+    def fire(session: requests.Session) -> requests.Response:
+        return session.post(
+            f"{base}/fire_job/bench",
+            data=body,
+            timeout=10,
+            headers={**headers, "Authorization": f"Token {token}"},
+        )
+
+    def bare(session: requests.Session) -> requests.Response:
+        return session.post(f"{base}/bench/bare/", data=body, headers=headers, timeout=10)
+
+    try:
+        for make in (fire, bare):  # warm both workers' connections and caches
+            closed_loop(make, 2, 1.0)
+        print(
+            f"{'conc':>5} {'fire req/s':>11} {'p50':>7} {'p99':>7} {'bare req/s':>11} "
+            f"{'p50':>7} {'p99':>7} {'ratio':>6}"
+        )
+        ratios = []
+        for level in (int(x) for x in args.levels.split(",")):
+            fire_rps, fire_lat = closed_loop(fire, level, args.seconds)
+            bare_rps, bare_lat = closed_loop(bare, level, args.seconds)
+            ratios.append(fire_rps / bare_rps)
+            print(
+                f"{level:>5} {fire_rps:>11.1f} {percentile(fire_lat, 50):>6.1f}ms "
+                f"{percentile(fire_lat, 99):>6.1f}ms {bare_rps:>11.1f} "
+                f"{percentile(bare_lat, 50):>6.1f}ms {percentile(bare_lat, 99):>6.1f}ms "
+                f"{fire_rps / bare_rps:>6.2f}"
+            )
+        steady = open_loop(fire, args.rate, args.seconds)
+        p50, p99 = percentile(steady, 50), percentile(steady, 99)
+        print(
+            f"\nfire_job at a fixed {args.rate:.0f} req/s for {args.seconds:.0f} s: "
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 < 50 ms)"
+        )
+        print(
+            f"throughput ratio fire_job / bare INSERT view: min {min(ratios):.2f}, "
+            f"median {statistics.median(ratios):.2f} (target >= 0.5)"
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(20)
+        import redis
+
+        redis.Redis.from_url(BROKER).flushdb()
+        drop_database(database_url)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The Celery application, its queues and task routing."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+
+from celery import Celery
+from kombu import Queue as KombuQueue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "diep_portal.settings")
+
+
+class Queue(StrEnum):
+    """Queues by workload, so a flood of one kind never starves another."""
+
+    RUNS = "runs"  # start/stop runs: short AWS calls
+    MAINTENANCE = "maintenance"  # Beat-driven sweeps
+
+
+app = Celery("diep_portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [KombuQueue(queue.value) for queue in Queue]
+app.conf.task_default_queue = Queue.RUNS.value
+app.autodiscover_tasks()
+
+
+def _ensure_filesystem_broker_folders() -> None:
+    # The filesystem transport fails on missing folders instead of creating them.
+    options = app.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        folder = options.get(key)
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+
+
+if str(app.conf.broker_url).startswith("filesystem://"):
+    _ensure_filesystem_broker_folders()

@@ -1,0 +1,1 @@
+"""Ingestion ledger models (the file ledger arrives with event-driven ingestion)."""

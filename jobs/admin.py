@@ -1,0 +1,617 @@
+"""Operators' admin for jobs and runs. Every write goes through jobs.services."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from diep_portal.exceptions import ApplicationError, ValidationFailed
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from jobs import selectors, services
+from jobs.models import Job, JobRun, JobVersion, RunEvent, RunState, Trigger
+from jobs.specs import JobSpecSerializer, spec_diff
+
+STATE_COLOURS = {
+    RunState.QUEUED: "#6c757d",
+    RunState.PENDING: "#6c757d",
+    RunState.STARTING: "#0d6efd",
+    RunState.RUNNING: "#0d6efd",
+    RunState.STOPPING: "#fd7e14",
+    RunState.SUCCEEDED: "#198754",
+    RunState.FAILED: "#dc3545",
+    RunState.TIMEOUT: "#dc3545",
+    RunState.ERROR: "#dc3545",
+    RunState.STOPPED: "#adb5bd",
+}
+
+
+def state_badge(state: str | None) -> SafeString | str:
+    if not state:
+        return "—"
+    return format_html(
+        '<span class="diep-badge" style="background:{};color:#fff;padding:2px 8px;'
+        'border-radius:10px;font-size:11px;font-weight:600">{}</span>',
+        STATE_COLOURS.get(state, "#6c757d"),
+        state,
+    )
+
+
+# Form field → its place in the nested job spec, so spec errors land on the right field.
+SPEC_FIELD_PATHS: dict[str, tuple[str, ...]] = {
+    "name": ("name",),
+    "description": ("description",),
+    "engine": ("engine",),
+    "glue_job_name": ("glue_job_name",),
+    "enabled": ("enabled",),
+    "source_uri": ("source", "uri"),
+    "source_format": ("source", "format"),
+    "source_options": ("source", "options"),
+    "destination_uri": ("destination", "uri"),
+    "destination_format": ("destination", "format"),
+    "destination_partition_by": ("destination", "partition_by"),
+    "destination_mode": ("destination", "mode"),
+    "destination_options": ("destination", "options"),
+    "transform": ("transform",),
+    "parameters": ("parameters",),
+    "parameters_schema": ("parameters_schema",),
+    "schedule": ("schedule",),
+    "timezone": ("timezone",),
+    "trigger_bucket": ("trigger", "bucket"),
+    "trigger_prefix": ("trigger", "prefix"),
+    "trigger_suffix": ("trigger", "suffix"),
+    "trigger_window_seconds": ("trigger", "window_seconds"),
+    "trigger_max_files": ("trigger", "max_files"),
+    "trigger_max_bytes": ("trigger", "max_bytes"),
+    "max_concurrent_runs": ("max_concurrent_runs",),
+    "timeout_minutes": ("timeout_minutes",),
+    "max_retries": ("max_retries",),
+}
+TRIGGER_FIELDS = [name for name, spec_path in SPEC_FIELD_PATHS.items() if spec_path[0] == "trigger"]
+
+
+def _flatten_errors(errors: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], list[str]]:
+    if isinstance(errors, dict):
+        flat: dict[tuple[str, ...], list[str]] = {}
+        for key, value in errors.items():
+            flat.update(_flatten_errors(value, (*prefix, str(key))))
+        return flat
+    if isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors):
+        return {prefix: [str(e) for e in errors]}
+    if isinstance(errors, list):
+        flat = {}
+        for index, value in enumerate(errors):
+            flat.update(_flatten_errors(value, (*prefix, str(index))))
+        return flat
+    return {prefix: [str(errors)]}
+
+
+class JobAdminForm(forms.ModelForm):
+    """Validates through the same JobSpecSerializer as the API and manage.py."""
+
+    class Meta:
+        model = Job
+        fields = list(SPEC_FIELD_PATHS)
+        widgets = {
+            name: forms.Textarea(
+                attrs={
+                    "rows": 6,
+                    "cols": 80,
+                    "class": "vLargeTextField",
+                    "style": "font-family:monospace",
+                }
+            )
+            for name in (
+                "source_options",
+                "destination_options",
+                "transform",
+                "parameters",
+                "parameters_schema",
+                "destination_partition_by",
+            )
+        }
+
+    def spec_from_cleaned_data(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        spec: dict[str, Any] = {}
+        for field, spec_path in SPEC_FIELD_PATHS.items():
+            if field not in data or spec_path[0] == "trigger":
+                continue
+            target = spec
+            for part in spec_path[:-1]:
+                target = target.setdefault(part, {})
+            value = data[field]
+            target[spec_path[-1]] = value if value is not None else ""
+        if data.get("trigger_bucket"):
+            spec["trigger"] = {
+                spec_path[1]: data[field]
+                for field in TRIGGER_FIELDS
+                if (spec_path := SPEC_FIELD_PATHS[field]) and field in data
+            }
+        else:
+            spec["trigger"] = None
+        return spec
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        serializer = JobSpecSerializer(data=self.spec_from_cleaned_data())
+        if serializer.is_valid():
+            self.validated_spec = dict(serializer.validated_data)
+            return cleaned
+        by_path = {spec_path: field for field, spec_path in SPEC_FIELD_PATHS.items()}
+        for error_path, error_messages in _flatten_errors(serializer.errors).items():
+            field = next(
+                (
+                    by_path[error_path[:n]]
+                    for n in range(len(error_path), 0, -1)
+                    if error_path[:n] in by_path
+                ),
+                None,
+            )
+            detail = ".".join(error_path[len(SPEC_FIELD_PATHS.get(field or "", ())) :])
+            for message in error_messages:
+                self.add_error(field, f"{detail}: {message}" if detail else message)
+        return cleaned
+
+    def _post_clean(self) -> None:
+        # The model instance is written by the services, never by ModelForm.save().
+        pass
+
+
+class FireForm(forms.Form):
+    """One field per parameter the job declares (schema properties and defaults)."""
+
+    extra_parameters = forms.JSONField(
+        required=False,
+        initial=dict,
+        help_text="Other parameters as a JSON object of strings.",
+        widget=forms.Textarea(attrs={"rows": 3, "style": "font-family:monospace"}),
+    )
+
+    def __init__(self, *args: Any, job: Job, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        schema = job.parameters_schema or {}
+        properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
+        required = set(schema.get("required", [])) if isinstance(schema, dict) else set()
+        names = sorted(set(properties) | set(job.parameters))
+        self.parameter_names = names
+        for name in names:
+            prop = properties.get(name, {}) if isinstance(properties.get(name), dict) else {}
+            self.fields[f"param__{name}"] = forms.CharField(
+                label=name,
+                required=name in required and name not in job.parameters,
+                initial=job.parameters.get(name, prop.get("default", "")),
+                help_text=prop.get("description", ""),
+                strip=False,
+            )
+        self.fields["extra_parameters"] = self.fields.pop("extra_parameters")
+
+    def parameters(self) -> dict[str, Any]:
+        values = {
+            name: self.cleaned_data[f"param__{name}"]
+            for name in self.parameter_names
+            if self.cleaned_data.get(f"param__{name}") not in (None, "")
+        }
+        extra = self.cleaned_data.get("extra_parameters") or {}
+        if not isinstance(extra, dict):
+            raise forms.ValidationError({"extra_parameters": "Expected a JSON object."})
+        return {**extra, **values}
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    form = JobAdminForm
+    list_display = [
+        "name",
+        "engine",
+        "enabled",
+        "schedule_display",
+        "last_run",
+        "success_rate",
+        "version",
+        "updated_at",
+    ]
+    list_filter = ["engine", "enabled", "source_format", "destination_format"]
+    search_fields = ["name", "description", "glue_job_name", "trigger_bucket", "trigger_prefix"]
+    readonly_fields = [
+        "job_id",
+        "version",
+        "created_at",
+        "created_by",
+        "updated_at",
+        "updated_by",
+        "recent_runs",
+        "version_history",
+    ]
+    actions = ["fire_now", "enable_jobs", "disable_jobs"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "enabled", "engine", "glue_job_name"]}),
+        ("Source", {"fields": ["source_uri", "source_format", "source_options"]}),
+        (
+            "Destination",
+            {
+                "fields": [
+                    "destination_uri",
+                    "destination_format",
+                    "destination_partition_by",
+                    "destination_mode",
+                    "destination_options",
+                ]
+            },
+        ),
+        ("Transform and parameters", {"fields": ["transform", "parameters", "parameters_schema"]}),
+        ("Schedule", {"fields": ["schedule", "timezone"]}),
+        ("Event trigger", {"classes": ["collapse"], "fields": TRIGGER_FIELDS}),
+        ("Limits", {"fields": ["max_concurrent_runs", "timeout_minutes", "max_retries"]}),
+        (
+            "History",
+            {
+                "fields": [
+                    "job_id",
+                    "version",
+                    "created_at",
+                    "created_by",
+                    "updated_at",
+                    "updated_by",
+                    "recent_runs",
+                    "version_history",
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Job]:
+        return selectors.job_list_with_stats()
+
+    @admin.display(description="Schedule", ordering="schedule")
+    def schedule_display(self, job: Job) -> str:
+        return f"{job.schedule} ({job.timezone})" if job.schedule else "—"
+
+    @admin.display(description="Last run", ordering="last_run_state")
+    def last_run(self, job: Job) -> SafeString | str:
+        return state_badge(getattr(job, "last_run_state", None))
+
+    @admin.display(description="Success rate")
+    def success_rate(self, job: Job) -> str:
+        terminal = getattr(job, "terminal_runs", 0)
+        if not terminal:
+            return "—"
+        return f"{100 * getattr(job, 'succeeded_runs', 0) / terminal:.0f}% of {terminal}"
+
+    @admin.display(description="Recent runs")
+    def recent_runs(self, job: Job) -> SafeString | str:
+        runs = selectors.runs_recent_for_job(job)
+        if not runs:
+            return "No runs yet."
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:jobs_jobrun_change", args=[run.pk]),
+                    str(run.run_id)[:8],
+                    state_badge(run.state),
+                    run.trigger,
+                    run.queued_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    run.error_message[:120],
+                )
+                for run in runs
+            ),
+        )
+        return format_html(
+            "<table><tr><th>Run</th><th>State</th><th>Trigger</th><th>Queued</th>"
+            "<th>Error</th></tr>{}</table>",
+            rows,
+        )
+
+    @admin.display(description="Versions")
+    def version_history(self, job: Job) -> SafeString | str:
+        versions = list(job.versions.select_related("changed_by").order_by("-version")[:20])
+        diff_url = reverse("admin:jobs_job_version_diff", args=[job.pk])
+        return format_html(
+            "<table><tr><th>Version</th><th>Changed</th><th>By</th><th></th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>v{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        v.version,
+                        v.changed_at.strftime("%Y-%m-%d %H:%M:%S"),
+                        v.changed_by.get_username() if v.changed_by else v.change_source,
+                        format_html(
+                            '<a href="{}?from_version={}&to_version={}">diff with v{}</a>',
+                            diff_url,
+                            v.version - 1,
+                            v.version,
+                            v.version - 1,
+                        )
+                        if v.version > 1
+                        else "",
+                    )
+                    for v in versions
+                ),
+            ),
+        )
+
+    def save_model(self, request: HttpRequest, obj: Job, form: Any, change: bool) -> None:
+        spec = form.validated_spec
+        if change:
+            saved = services.job_update(
+                job=Job.objects.get(pk=obj.pk), spec=spec, user=request.user, source="admin"
+            )
+        else:
+            saved = services.job_create(spec=spec, user=request.user, source="admin")
+        # The admin reads pk and fields from `obj` for its messages and redirect.
+        obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        pass
+
+    def get_urls(self) -> list[URLPattern]:
+        custom = [
+            path(
+                "<path:object_id>/fire/",
+                self.admin_site.admin_view(self.fire_view),
+                name="jobs_job_fire",
+            ),
+            path(
+                "<path:object_id>/versions/diff/",
+                self.admin_site.admin_view(self.diff_view),
+                name="jobs_job_version_diff",
+            ),
+        ]
+        return custom + super().get_urls()
+
+    def has_fire_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("jobs.fire_job")
+
+    def fire_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """ "Fire with parameters": a form built from the job's schema, validated by it."""
+        if not self.has_fire_permission(request):
+            raise PermissionDenied
+        job = selectors.job_get(Job.objects.get(pk=object_id).job_id)
+        form = FireForm(request.POST or None, job=job)
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = services.job_fire(
+                    job=job, parameters=form.parameters(), trigger=Trigger.ADMIN, user=request.user
+                )
+            except ValidationFailed as exc:
+                fields = exc.extra.get("fields", {})
+                for message in _flatten_errors(fields).items():
+                    form.add_error(None, f"{'.'.join(message[0][1:])}: {'; '.join(message[1])}")
+            except (ApplicationError, forms.ValidationError) as exc:
+                form.add_error(None, str(getattr(exc, "message", exc)))
+            else:
+                self.message_user(request, f"Run {result.run.run_id} is {result.run.state}.")
+                return HttpResponseRedirect(
+                    reverse("admin:jobs_jobrun_change", args=[result.run.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "job": job,
+            "form": form,
+            "opts": self.opts,
+            "title": f"Fire {job.name}",
+        }
+        return TemplateResponse(request, "admin/jobs/job/fire.html", context)
+
+    def diff_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        job = Job.objects.get(pk=object_id)
+        try:
+            to_version = int(request.GET.get("to_version", job.version))
+            from_version = int(request.GET.get("from_version", max(to_version - 1, 1)))
+            before = selectors.job_version_get(job, from_version)
+            after = selectors.job_version_get(job, to_version)
+        except (ValueError, ApplicationError) as exc:
+            self.message_user(request, f"Cannot compare: {exc}", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:jobs_job_change", args=[job.pk]))
+        changes = [
+            {
+                **change.as_dict(),
+                "before_json": json.dumps(change.as_dict()["before"]),
+                "after_json": json.dumps(change.as_dict()["after"]),
+            }
+            for change in spec_diff(before.config, after.config)
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "job": job,
+            "before": before,
+            "after": after,
+            "changes": changes,
+            "opts": self.opts,
+            "versions": job.versions.order_by("version").values_list("version", flat=True),
+            "title": f"{job.name}: v{before.version} → v{after.version}",
+        }
+        return TemplateResponse(request, "admin/jobs/job/version_diff.html", context)
+
+    @admin.action(description="Fire now", permissions=["fire"])
+    def fire_now(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        for job in queryset:
+            try:
+                result = services.job_fire(
+                    job=job, parameters={}, trigger=Trigger.ADMIN, user=request.user
+                )
+            except ApplicationError as exc:
+                self.message_user(request, f"{job.name}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"{job.name}: run {result.run.run_id} {result.run.state}."
+                )
+
+    def _set_enabled(self, request: HttpRequest, queryset: QuerySet[Job], enabled: bool) -> None:
+        for job in queryset:
+            services.job_set_enabled(job=job, enabled=enabled, user=request.user, source="admin")
+        self.message_user(
+            request, f"{queryset.count()} job(s) {'enabled' if enabled else 'disabled'}."
+        )
+
+    @admin.action(description="Enable", permissions=["change"])
+    def enable_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description="Disable", permissions=["change"])
+    def disable_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        self._set_enabled(request, queryset, False)
+
+
+class RunEventInline(admin.TabularInline):
+    model = RunEvent
+    fields = ["at", "from_state", "to_state", "source", "actor", "message"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(JobRun)
+class JobRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "short_run_id",
+        "job",
+        "state_display",
+        "trigger",
+        "attempt",
+        "queued_at",
+        "duration",
+        "external_run_id",
+    ]
+    list_filter = ["state", "trigger", "engine", "job"]
+    search_fields = ["run_id", "external_run_id", "job__name", "idempotency_key"]
+    list_select_related = ["job"]
+    date_hierarchy = "queued_at"
+    inlines = [RunEventInline]
+    actions = ["stop_runs", "retry_runs"]
+    readonly_fields = [
+        "run_id",
+        "job",
+        "job_version",
+        "state_display",
+        "trigger",
+        "requested_by",
+        "idempotency_key",
+        "engine",
+        "external_run_id",
+        "attempt",
+        "retry_of",
+        "queued_at",
+        "started_at",
+        "finished_at",
+        "duration",
+        "error_message",
+        "parameters_display",
+        "arguments_display",
+        "metrics",
+    ]
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_stop_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("jobs.stop_run")
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("jobs.retry_run")
+
+    @admin.display(description="Run", ordering="run_id")
+    def short_run_id(self, run: JobRun) -> str:
+        return str(run.run_id)[:8]
+
+    @admin.display(description="State", ordering="state")
+    def state_display(self, run: JobRun) -> SafeString | str:
+        return state_badge(run.state)
+
+    @admin.display(description="Duration")
+    def duration(self, run: JobRun) -> str:
+        seconds = run.duration_seconds
+        if seconds is None:
+            return "—"
+        minutes, secs = divmod(int(seconds), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+    @admin.display(description="Parameters")
+    def parameters_display(self, run: JobRun) -> SafeString:
+        return format_html("<pre>{}</pre>", json.dumps(run.parameters, indent=2))
+
+    @admin.display(description="Arguments sent to the engine")
+    def arguments_display(self, run: JobRun) -> SafeString:
+        return format_html("<pre>{}</pre>", json.dumps(run.arguments, indent=2))
+
+    @admin.action(description="Stop", permissions=["stop"])
+    def stop_runs(self, request: HttpRequest, queryset: QuerySet[JobRun]) -> None:
+        for run in queryset.select_related("job"):
+            try:
+                services.run_stop(run=run, user=request.user, source="admin")
+            except ApplicationError as exc:
+                self.message_user(request, f"{run.run_id}: {exc.message}", messages.WARNING)
+            else:
+                self.message_user(request, f"{run.run_id}: {run.state}.")
+
+    @admin.action(description="Retry", permissions=["retry"])
+    def retry_runs(self, request: HttpRequest, queryset: QuerySet[JobRun]) -> None:
+        for run in queryset.select_related("job", "job_version"):
+            try:
+                new_run = services.run_retry(run=run, user=request.user, source="admin")
+            except ApplicationError as exc:
+                self.message_user(request, f"{run.run_id}: {exc.message}", messages.WARNING)
+            else:
+                self.message_user(
+                    request, f"{run.run_id}: retried as {new_run.run_id} ({new_run.state})."
+                )
+
+
+@admin.register(JobVersion)
+class JobVersionAdmin(admin.ModelAdmin):
+    """Read-only: versions are immutable snapshots."""
+
+    list_display = ["job", "version", "changed_by", "change_source", "changed_at"]
+    list_filter = ["change_source"]
+    search_fields = ["job__name"]
+    readonly_fields = [
+        "job",
+        "version",
+        "config_display",
+        "changed_by",
+        "change_source",
+        "changed_at",
+    ]
+    fields = readonly_fields
+
+    @admin.display(description="Configuration")
+    def config_display(self, version: JobVersion) -> SafeString:
+        return format_html("<pre>{}</pre>", json.dumps(version.config, indent=2))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

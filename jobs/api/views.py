@@ -1,0 +1,349 @@
+"""REST views: one per operation. Each validates its input and calls a service or selector."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from diep_portal.exceptions import ValidationFailed
+from django.db.models import QuerySet
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from jobs import selectors, services
+from jobs.api import serializers as io
+from jobs.api.filters import JobFilter, RunFilter
+from jobs.models import Job, JobRun, Trigger
+from jobs.specs import JobSpecSerializer, job_to_spec, merge_spec_patch, spec_diff
+
+ERRORS = {
+    400: io.ErrorSerializer,
+    401: io.ErrorSerializer,
+    403: io.ErrorSerializer,
+    404: io.ErrorSerializer,
+}
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class HasMethodPermission(BasePermission):
+    """Authenticated, and holding the model permission the view names for this method."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        required = view.required_permissions.get(request.method, view.required_permissions["*"])
+        return bool(user.has_perm(required))
+
+
+class ApiView(APIView):
+    permission_classes = [HasMethodPermission]
+    required_permissions: dict[str, str] = {"*": "jobs.view_job"}
+
+
+def _paginated(
+    view: APIView, request: Request, queryset: QuerySet[Any], serializer: type
+) -> Response:
+    paginator = PageNumberPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    data = serializer(page, many=True, context={"request": request}).data
+    return paginator.get_paginated_response(data)
+
+
+def _validated_spec(data: Any) -> dict[str, Any]:
+    spec = JobSpecSerializer(data=data)
+    spec.is_valid(raise_exception=True)
+    return dict(spec.validated_data)
+
+
+def _job_response(job: Job, code: int = status.HTTP_200_OK) -> Response:
+    return Response(io.JobOutputSerializer(job).data, status=code)
+
+
+def _job_param(name: str = "job") -> OpenApiParameter:
+    return OpenApiParameter(
+        name, OpenApiTypes.STR, OpenApiParameter.PATH, description="Job UUID or name."
+    )
+
+
+# ------------------------------------------------------------------ jobs
+
+
+class JobCreateApi(ApiView):
+    """`POST /create_job/`: the contract clients depend on."""
+
+    required_permissions = {"*": "jobs.add_job"}
+
+    @extend_schema(
+        operation_id="create_job",
+        request=JobSpecSerializer,
+        responses={201: io.JobOutputSerializer, 409: io.ErrorSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        job = services.job_create(
+            spec=_validated_spec(request.data), user=request.user, source="api"
+        )
+        return _job_response(job, status.HTTP_201_CREATED)
+
+
+class JobListCreateApi(ApiView):
+    required_permissions = {"*": "jobs.view_job", "POST": "jobs.add_job"}
+
+    @extend_schema(
+        operation_id="jobs_list",
+        parameters=[JobFilter],
+        responses={200: io.JobOutputSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        jobs = JobFilter(
+            request.query_params, queryset=Job.objects.select_related("created_by", "updated_by")
+        )
+        if not jobs.is_valid():
+            raise ValidationFailed.from_fields(jobs.errors)
+        return _paginated(self, request, jobs.qs, io.JobOutputSerializer)
+
+    @extend_schema(
+        operation_id="jobs_create",
+        request=JobSpecSerializer,
+        responses={201: io.JobOutputSerializer, 409: io.ErrorSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        return JobCreateApi.post(self, request)  # type: ignore[arg-type]
+
+
+class JobDetailApi(ApiView):
+    required_permissions = {"*": "jobs.view_job", "PATCH": "jobs.change_job"}
+
+    @extend_schema(
+        operation_id="jobs_retrieve",
+        parameters=[_job_param("job_ref")],
+        responses={200: io.JobOutputSerializer, **ERRORS},
+    )
+    def get(self, request: Request, job_ref: str) -> Response:
+        return _job_response(selectors.job_get(job_ref))
+
+    @extend_schema(
+        operation_id="jobs_partial_update",
+        parameters=[_job_param("job_ref")],
+        request=io.JobPatchSerializer,
+        responses={200: io.JobOutputSerializer, 409: io.ErrorSerializer, **ERRORS},
+        description="Change some fields; each effective change creates a new version. "
+        "Nested source/destination/trigger objects merge; `trigger: null` removes it.",
+    )
+    def patch(self, request: Request, job_ref: str) -> Response:
+        job = selectors.job_get(job_ref)
+        if not isinstance(request.data, dict):
+            raise ValidationFailed("Expected a JSON object.")
+        spec = _validated_spec(merge_spec_patch(job_to_spec(job), request.data))
+        return _job_response(
+            services.job_update(job=job, spec=spec, user=request.user, source="api")
+        )
+
+
+class _JobEnabledApi(ApiView):
+    required_permissions = {"*": "jobs.change_job"}
+    enabled: bool
+
+    def post(self, request: Request, job_ref: str) -> Response:
+        job = services.job_set_enabled(
+            job=selectors.job_get(job_ref), enabled=self.enabled, user=request.user, source="api"
+        )
+        return _job_response(job)
+
+
+@extend_schema(
+    operation_id="jobs_disable",
+    request=None,
+    parameters=[_job_param("job_ref")],
+    responses={200: io.JobOutputSerializer, **ERRORS},
+)
+class JobDisableApi(_JobEnabledApi):
+    enabled = False
+
+
+@extend_schema(
+    operation_id="jobs_enable",
+    request=None,
+    parameters=[_job_param("job_ref")],
+    responses={200: io.JobOutputSerializer, **ERRORS},
+)
+class JobEnableApi(_JobEnabledApi):
+    enabled = True
+
+
+class JobVersionListApi(ApiView):
+    @extend_schema(
+        operation_id="jobs_versions_list",
+        parameters=[_job_param("job_ref")],
+        responses={200: io.JobVersionOutputSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request, job_ref: str) -> Response:
+        job = selectors.job_get(job_ref)
+        versions = job.versions.select_related("changed_by").order_by("-version")
+        return _paginated(self, request, versions, io.JobVersionOutputSerializer)
+
+
+class JobVersionDiffApi(ApiView):
+    @extend_schema(
+        operation_id="jobs_versions_diff",
+        parameters=[_job_param("job_ref"), io.VersionDiffQuerySerializer],
+        responses={200: io.VersionDiffOutputSerializer, **ERRORS},
+    )
+    def get(self, request: Request, job_ref: str) -> Response:
+        job = selectors.job_get(job_ref)
+        query = io.VersionDiffQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        before = selectors.job_version_get(job, query.validated_data["from_version"])
+        after = selectors.job_version_get(job, query.validated_data["to_version"])
+        changes = [change.as_dict() for change in spec_diff(before.config, after.config)]
+        return Response(
+            {
+                "job_id": str(job.job_id),
+                "from_version": before.version,
+                "to_version": after.version,
+                "changes": changes,
+            }
+        )
+
+
+def _runs() -> QuerySet[JobRun]:
+    return JobRun.objects.select_related("job", "job_version", "requested_by", "retry_of")
+
+
+def _filtered_runs(request: Request, queryset: QuerySet[JobRun]) -> QuerySet[JobRun]:
+    runs = RunFilter(request.query_params, queryset=queryset)
+    if not runs.is_valid():
+        raise ValidationFailed.from_fields(runs.errors)
+    return runs.qs
+
+
+class JobRunListApi(ApiView):
+    required_permissions = {"*": "jobs.view_jobrun"}
+
+    @extend_schema(
+        operation_id="jobs_runs_list",
+        parameters=[_job_param("job_ref"), RunFilter],
+        responses={200: io.RunOutputSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request, job_ref: str) -> Response:
+        job = selectors.job_get(job_ref)
+        runs = _filtered_runs(request, _runs().filter(job=job))
+        return _paginated(self, request, runs, io.RunOutputSerializer)
+
+
+# ------------------------------------------------------------------ firing
+
+
+class JobFireApi(ApiView):
+    """`POST /fire_job/<jobid>`: request a run, idempotent with an Idempotency-Key."""
+
+    required_permissions = {"*": "jobs.fire_job"}
+
+    @extend_schema(
+        operation_id="fire_job",
+        parameters=[
+            _job_param("job_ref"),
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Replays with the same key return the same run.",
+            ),
+        ],
+        request=io.FireInputSerializer,
+        responses={
+            202: io.FireOutputSerializer,
+            200: io.FireOutputSerializer,
+            409: io.ErrorSerializer,
+            422: io.ErrorSerializer,
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, job_ref: str) -> Response:
+        body = io.FireInputSerializer(data=request.data if request.data else {})
+        body.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not IDEMPOTENCY_KEY_RE.match(key):
+            raise ValidationFailed.from_fields(
+                {"Idempotency-Key": ["1 to 255 printable ASCII characters without spaces."]}
+            )
+        result = services.job_fire(
+            job=selectors.job_get(job_ref),
+            parameters=body.validated_data["parameters"],
+            trigger=Trigger.API,
+            user=request.user,
+            idempotency_key=key,
+        )
+        run = result.run
+        url = request.build_absolute_uri(reverse("api:run-detail", args=[run.run_id]))
+        return Response(
+            {"run_id": str(run.run_id), "state": run.state, "url": url},
+            status=status.HTTP_202_ACCEPTED if result.created else status.HTTP_200_OK,
+        )
+
+
+# ------------------------------------------------------------------ runs
+
+
+class RunListApi(ApiView):
+    required_permissions = {"*": "jobs.view_jobrun"}
+
+    @extend_schema(
+        operation_id="runs_list",
+        parameters=[RunFilter],
+        responses={200: io.RunOutputSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return _paginated(self, request, _filtered_runs(request, _runs()), io.RunOutputSerializer)
+
+
+def _run_param() -> OpenApiParameter:
+    return OpenApiParameter("run_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+class RunDetailApi(ApiView):
+    required_permissions = {"*": "jobs.view_jobrun"}
+
+    @extend_schema(
+        operation_id="runs_retrieve",
+        parameters=[_run_param()],
+        responses={200: io.RunDetailOutputSerializer, **ERRORS},
+    )
+    def get(self, request: Request, run_id: str) -> Response:
+        run = selectors.run_get(run_id)
+        return Response(io.RunDetailOutputSerializer(run).data)
+
+
+class RunStopApi(ApiView):
+    required_permissions = {"*": "jobs.stop_run"}
+
+    @extend_schema(
+        operation_id="runs_stop",
+        request=None,
+        parameters=[_run_param()],
+        responses={202: io.RunOutputSerializer, 409: io.ErrorSerializer, **ERRORS},
+    )
+    def post(self, request: Request, run_id: str) -> Response:
+        run = services.run_stop(run=selectors.run_get(run_id), user=request.user, source="api")
+        return Response(io.RunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RunRetryApi(ApiView):
+    required_permissions = {"*": "jobs.retry_run"}
+
+    @extend_schema(
+        operation_id="runs_retry",
+        request=None,
+        parameters=[_run_param()],
+        responses={202: io.RunOutputSerializer, 409: io.ErrorSerializer, **ERRORS},
+    )
+    def post(self, request: Request, run_id: str) -> Response:
+        new_run = services.run_retry(run=selectors.run_get(run_id), user=request.user, source="api")
+        return Response(io.RunOutputSerializer(new_run).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,49 @@
+"""manage.py create_job --file job.json: the POST /create_job/ body, same validation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from diep_portal.exceptions import ApplicationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from jobs import services
+from jobs.specs import JobSpecSerializer
+
+
+def format_errors(errors: Any, prefix: str = "") -> list[str]:
+    """Flatten nested serializer errors into `field.path: message` lines."""
+    if isinstance(errors, dict):
+        return [
+            line
+            for key, value in errors.items()
+            for line in format_errors(value, f"{prefix}.{key}" if prefix else str(key))
+        ]
+    if isinstance(errors, list):
+        return [line for value in errors for line in format_errors(value, prefix)]
+    return [f"{prefix}: {errors}" if prefix else str(errors)]
+
+
+class Command(BaseCommand):
+    help = "Create a job from a JSON file holding the POST /create_job/ body."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--file", required=True, help="Path to the job JSON, or - for stdin.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        source = options["file"]
+        try:
+            text = self.stdin.read() if source == "-" else Path(source).read_text()
+            body = json.loads(text)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CommandError(f"Cannot read a JSON job from {source}: {exc}") from exc
+        spec = JobSpecSerializer(data=body)
+        if not spec.is_valid():
+            raise CommandError("Invalid job:\n  " + "\n  ".join(format_errors(spec.errors)))
+        try:
+            job = services.job_create(spec=spec.validated_data, user=None, source="cli")
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(f"{job.job_id} {job.name} v{job.version}")

@@ -1,0 +1,239 @@
+"""Jobs, their immutable versions, and the run ledger.
+
+Writes happen only in jobs.services; these classes hold no business logic.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Engine(models.TextChoices):
+    GLUE = "glue", "AWS Glue"
+    LOCAL = "local", "Local (worker)"
+
+
+class SourceFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    JSON = "json", "JSON lines"
+    PARQUET = "parquet", "Parquet"
+
+
+class DestinationFormat(models.TextChoices):
+    PARQUET = "parquet", "Parquet"
+    CSV = "csv", "CSV"
+    JSON = "json", "JSON lines"
+
+
+class WriteMode(models.TextChoices):
+    APPEND = "append", "Append"
+    OVERWRITE = "overwrite", "Overwrite touched partitions"
+
+
+class Job(models.Model):
+    """An ingestion job, defined as data. Every change bumps `version` and writes a JobVersion."""
+
+    job_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True, default="")
+    enabled = models.BooleanField(default=True)
+    engine = models.CharField(max_length=16, choices=Engine.choices, default=Engine.GLUE)
+    glue_job_name = models.CharField(max_length=255, blank=True, default="")
+
+    source_uri = models.CharField(max_length=1100)
+    source_format = models.CharField(max_length=16, choices=SourceFormat.choices)
+    source_options = models.JSONField(default=dict, blank=True)
+
+    destination_uri = models.CharField(max_length=1100)
+    destination_format = models.CharField(
+        max_length=16, choices=DestinationFormat.choices, default=DestinationFormat.PARQUET
+    )
+    destination_partition_by = models.JSONField(default=list, blank=True)
+    destination_mode = models.CharField(
+        max_length=16, choices=WriteMode.choices, default=WriteMode.APPEND
+    )
+    destination_options = models.JSONField(default=dict, blank=True)
+
+    transform = models.JSONField(default=dict, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    parameters_schema = models.JSONField(default=dict, blank=True)
+
+    schedule = models.CharField(max_length=256, blank=True, default="")
+    timezone = models.CharField(max_length=64, default="UTC")
+
+    trigger_bucket = models.CharField(max_length=63, blank=True, default="")
+    trigger_prefix = models.CharField(max_length=1024, blank=True, default="")
+    trigger_suffix = models.CharField(max_length=1024, blank=True, default="")
+    trigger_window_seconds = models.PositiveIntegerField(default=0)
+    trigger_max_files = models.PositiveIntegerField(default=1000)
+    trigger_max_bytes = models.PositiveBigIntegerField(default=10 * 1024**3)
+
+    max_concurrent_runs = models.PositiveIntegerField(default=1)
+    timeout_minutes = models.PositiveIntegerField(default=60)
+    max_retries = models.PositiveIntegerField(default=0)
+
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("fire_job", "Can fire a job")]
+        indexes = [models.Index(fields=["trigger_bucket"], name="job_trigger_bucket_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_trigger(self) -> bool:
+        return bool(self.trigger_bucket)
+
+
+class JobVersion(models.Model):
+    """An immutable snapshot of a job's whole configuration, one per change."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    config = models.JSONField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+    change_source = models.CharField(max_length=16, default="api")
+
+    class Meta:
+        ordering = ["job", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "version"], name="jobversion_unique_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} v{self.version}"
+
+
+class RunState(models.TextChoices):
+    QUEUED = "QUEUED"
+    PENDING = "PENDING"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    STOPPING = "STOPPING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMEOUT = "TIMEOUT"
+    STOPPED = "STOPPED"
+    ERROR = "ERROR"
+
+
+TERMINAL_STATES: frozenset[str] = frozenset(
+    {RunState.SUCCEEDED, RunState.FAILED, RunState.TIMEOUT, RunState.STOPPED, RunState.ERROR}
+)
+# States that hold one of the job's concurrency slots.
+SLOT_STATES: frozenset[str] = frozenset(
+    {RunState.PENDING, RunState.STARTING, RunState.RUNNING, RunState.STOPPING}
+)
+RETRYABLE_STATES: frozenset[str] = frozenset(
+    {RunState.FAILED, RunState.TIMEOUT, RunState.ERROR, RunState.STOPPED}
+)
+
+
+class Trigger(models.TextChoices):
+    API = "api"
+    ADMIN = "admin"
+    CLI = "cli"
+    SCHEDULE = "schedule"
+    EVENT = "event"
+    RETRY = "retry"
+
+
+class JobRun(models.Model):
+    """One execution of a job version: the ledger row from request to terminal state."""
+
+    run_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="runs")
+    job_version = models.ForeignKey(JobVersion, on_delete=models.PROTECT, related_name="runs")
+    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.PENDING)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # NULL (not "") when absent, so the partial unique constraint ignores keyless runs.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    # sha256 of the canonical request, to tell a replay from a different request reusing a key.
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    parameters = models.JSONField(default=dict, blank=True)
+    arguments = models.JSONField(default=dict, blank=True)
+    engine = models.CharField(max_length=16, choices=Engine.choices)
+    external_run_id = models.CharField(max_length=255, blank=True, default="")
+    attempt = models.PositiveIntegerField(default=1)
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    error_message = models.TextField(blank=True, default="")
+    metrics = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        permissions = [("stop_run", "Can stop a run"), ("retry_run", "Can retry a run")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="jobrun_unique_idempotency_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["job", "state", "queued_at"], name="jobrun_job_state_idx"),
+            models.Index(fields=["state", "queued_at"], name="jobrun_state_idx"),
+            models.Index(fields=["queued_at"], name="jobrun_queued_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.run_id)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+
+class RunEvent(models.Model):
+    """One state transition of a run: who or what moved it, when, from where to where."""
+
+    run = models.ForeignKey(JobRun, on_delete=models.CASCADE, related_name="events")
+    from_state = models.CharField(max_length=16, blank=True, default="")
+    to_state = models.CharField(max_length=16)
+    at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=32)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.TextField(blank=True, default="")
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["run", "at"], name="runevent_run_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.from_state or '∅'} → {self.to_state}"

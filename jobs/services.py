@@ -1,0 +1,488 @@
+"""Every write to jobs and runs goes through here (DESIGN.md §3.1).
+
+Interfaces (API, admin, manage.py, tasks) validate input and call one of these
+keyword-only services; nothing else touches the ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from diep_portal.exceptions import (
+    Conflict,
+    PermanentAwsError,
+    TransientAwsError,
+    Unprocessable,
+    ValidationFailed,
+)
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from jobs import selectors, validators
+from jobs.engines.base import EngineUnavailable, get_engine
+from jobs.models import (
+    RETRYABLE_STATES,
+    SLOT_STATES,
+    TERMINAL_STATES,
+    Job,
+    JobRun,
+    JobVersion,
+    RunEvent,
+    RunState,
+    Trigger,
+)
+from jobs.specs import job_to_spec, spec_to_model_fields
+
+logger = logging.getLogger(__name__)
+
+User = AbstractBaseUser | AnonymousUser | None
+
+_TERMINAL = sorted(TERMINAL_STATES)
+# Which states a run may move to from each state. Everything else is refused, so a late
+# or duplicated signal can never move a run backwards (DESIGN.md §4).
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    RunState.QUEUED: frozenset({RunState.PENDING, RunState.STOPPED}),
+    RunState.PENDING: frozenset(
+        {RunState.STARTING, RunState.QUEUED, RunState.STOPPED, RunState.FAILED, RunState.ERROR}
+    ),
+    # STARTING → PENDING/QUEUED: only our own worker, giving a run back after a
+    # transient failure or a full Glue concurrency limit before Glue accepted it.
+    RunState.STARTING: frozenset(
+        {RunState.RUNNING, RunState.PENDING, RunState.QUEUED, RunState.STOPPING, *_TERMINAL}
+    ),
+    RunState.RUNNING: frozenset({RunState.STOPPING, *_TERMINAL}),
+    RunState.STOPPING: frozenset(_TERMINAL),
+}
+
+
+def _user_or_none(user: User) -> AbstractBaseUser | None:
+    return user if user is not None and user.is_authenticated else None  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------ jobs
+
+
+def _snapshot(*, job: Job, user: User, source: str) -> JobVersion:
+    return JobVersion.objects.create(
+        job=job,
+        version=job.version,
+        config=job_to_spec(job),
+        changed_by=_user_or_none(user),
+        change_source=source,
+    )
+
+
+@transaction.atomic
+def job_create(*, spec: Mapping[str, Any], user: User, source: str) -> Job:
+    """Create a job from a validated spec (jobs.specs.JobSpecSerializer) with its version 1.
+
+    Raises Conflict when the name is taken.
+    """
+    fields = spec_to_model_fields(spec)
+    if Job.objects.filter(name=fields["name"]).exists():
+        raise Conflict(f"A job named {fields['name']!r} already exists.")
+    author = _user_or_none(user)
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(**fields, version=1, created_by=author, updated_by=author)
+    except IntegrityError as exc:  # a concurrent create won the race for the name
+        raise Conflict(f"A job named {fields['name']!r} already exists.") from exc
+    _snapshot(job=job, user=user, source=source)
+    logger.info("job.created", extra={"job_id": str(job.job_id), "job_name": job.name})
+    return job
+
+
+@transaction.atomic
+def job_update(*, job: Job, spec: Mapping[str, Any], user: User, source: str) -> Job:
+    """Replace the job's configuration with a validated full spec.
+
+    A change bumps the version and snapshots it; an identical spec changes nothing.
+    Raises Conflict when renaming onto a taken name.
+    """
+    locked = Job.objects.select_for_update().get(pk=job.pk)
+    if job_to_spec(locked) == dict(spec):
+        return locked
+    fields = spec_to_model_fields(spec)
+    if fields["name"] != locked.name and Job.objects.filter(name=fields["name"]).exists():
+        raise Conflict(f"A job named {fields['name']!r} already exists.")
+    previous_slots = locked.max_concurrent_runs
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.version += 1
+    locked.updated_by = _user_or_none(user)
+    try:
+        with transaction.atomic():
+            locked.save()
+    except IntegrityError as exc:
+        raise Conflict(f"A job named {fields['name']!r} already exists.") from exc
+    _snapshot(job=locked, user=user, source=source)
+    if locked.max_concurrent_runs > previous_slots:
+        _admit_queued_runs(job=locked)
+    logger.info(
+        "job.updated",
+        extra={"job_id": str(locked.job_id), "job_name": locked.name, "version": locked.version},
+    )
+    return locked
+
+
+def job_set_enabled(*, job: Job, enabled: bool, user: User, source: str) -> Job:
+    """Enable or disable a job (a new version when it changes)."""
+    spec = job_to_spec(job)
+    spec["enabled"] = enabled
+    return job_update(job=job, spec=spec, user=user, source=source)
+
+
+# ------------------------------------------------------------------ firing
+
+
+@dataclass(frozen=True)
+class FireResult:
+    run: JobRun
+    created: bool
+
+
+def request_fingerprint(parameters: Mapping[str, Any]) -> str:
+    """Identity of a fire request's body, to tell a replay from a different request."""
+    canonical = json.dumps({"parameters": parameters}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def render_arguments(
+    *, job: Job, run_id: uuid.UUID, parameters: Mapping[str, str]
+) -> dict[str, str]:
+    """The exact arguments the engine receives: `--name` for every parameter, plus ours."""
+    arguments = {f"--{name}": value for name, value in sorted(parameters.items())}
+    arguments["--diep_run_id"] = str(run_id)
+    arguments["--diep_job_id"] = str(job.job_id)
+    return arguments
+
+
+def _try_idempotency_lock(job: Job, key: str) -> bool:
+    """Serialise requests sharing an Idempotency-Key; False if another one is in flight.
+
+    A transaction-scoped Postgres advisory lock: released at commit, so a retry after
+    the first request finished gets its run instead of a 409. SQLite runs write
+    transactions one at a time, which gives the same guarantee.
+    """
+    if connection.vendor != "postgresql":
+        return True
+    lock_id = zlib.crc32(f"{job.pk}:{key}".encode()) | (job.pk << 32)
+    lock_id = (lock_id & 0x7FFF_FFFF_FFFF_FFFF) - (lock_id & 0x8000_0000_0000_0000)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock_id])
+        return bool(cursor.fetchone()[0])
+
+
+def _check_parameters(job: Job, overrides: Mapping[str, Any]) -> dict[str, str]:
+    try:
+        cleaned = validators.clean_parameters(dict(overrides))
+    except validators.ValidationError as exc:
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"parameters": exc.messages}
+        raise ValidationFailed.from_fields({"parameters": fields}) from exc
+    if errors := validators.schema_errors(job.parameters_schema, cleaned):
+        raise ValidationFailed.from_fields({"parameters": errors})
+    return cleaned
+
+
+@transaction.atomic
+def job_fire(
+    *,
+    job: Job,
+    parameters: Mapping[str, Any] | None,
+    trigger: str,
+    user: User = None,
+    idempotency_key: str | None = None,
+) -> FireResult:
+    """Request a run of `job` with fire-time parameter overrides.
+
+    The run is created in one transaction and `jobs.run_start` is enqueued after the
+    commit. With an idempotency key, a replay returns the first run (created=False);
+    the same key with different parameters raises Unprocessable, and while the first
+    request is still in flight, Conflict. A disabled job raises Conflict. Past
+    max_concurrent_runs the run waits in QUEUED and starts in FIFO order.
+    """
+    overrides = _check_parameters(job, parameters or {})
+    fingerprint = request_fingerprint(overrides)
+    if idempotency_key:
+        if not _try_idempotency_lock(job, idempotency_key):
+            raise Conflict("A request with this Idempotency-Key is still being processed.")
+        existing = JobRun.objects.filter(job=job, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            if existing.request_fingerprint != fingerprint:
+                raise Unprocessable(
+                    "This Idempotency-Key was already used with a different request body."
+                )
+            return FireResult(run=existing, created=False)
+
+    locked = Job.objects.select_for_update().get(pk=job.pk)
+    if not locked.enabled:
+        raise Conflict(f"Job {locked.name!r} is disabled.")
+    merged = {**locked.parameters, **overrides}
+    if errors := validators.schema_errors(locked.parameters_schema, merged):
+        raise ValidationFailed.from_fields({"parameters": errors})
+    version = selectors.job_version_get(locked, locked.version)
+    run_id = uuid.uuid4()
+    run = _admit_run(
+        job=locked,
+        run_id=run_id,
+        job_version=version,
+        trigger=trigger,
+        requested_by=_user_or_none(user),
+        idempotency_key=idempotency_key or None,
+        request_fingerprint=fingerprint,
+        parameters=merged,
+        arguments=render_arguments(job=locked, run_id=run_id, parameters=merged),
+        actor=_user_or_none(user),
+        source=trigger,
+    )
+    return FireResult(run=run, created=True)
+
+
+def _admit_run(*, job: Job, actor: AbstractBaseUser | None, source: str, **fields: Any) -> JobRun:
+    """Create a run as PENDING if the job has a free slot (and nobody queued before it),
+    else QUEUED. The caller holds the job row lock."""
+    has_slot = (
+        selectors.job_slot_count(job) < job.max_concurrent_runs
+        and not selectors.job_queued_runs(job).exists()
+    )
+    state = RunState.PENDING if has_slot else RunState.QUEUED
+    try:
+        with transaction.atomic():
+            run = JobRun.objects.create(job=job, engine=job.engine, state=state, **fields)
+    except IntegrityError:
+        # Same idempotency key committed between our check and insert (SQLite path).
+        key = fields.get("idempotency_key")
+        existing = JobRun.objects.filter(job=job, idempotency_key=key).first() if key else None
+        if existing is None:
+            raise
+        raise Conflict("A request with this Idempotency-Key was just processed; retry.") from None
+    message = "" if has_slot else f"waiting for one of {job.max_concurrent_runs} slot(s)"
+    RunEvent.objects.create(
+        run=run, from_state="", to_state=state, source=source, actor=actor, message=message
+    )
+    if state == RunState.PENDING:
+        _enqueue_start(run)
+    logger.info(
+        "run.requested",
+        extra={"job_id": str(job.job_id), "run_id": str(run.run_id), "state": state},
+    )
+    return run
+
+
+def _enqueue_start(run: JobRun) -> None:
+    from jobs.tasks import run_start as run_start_task
+
+    run_id = str(run.run_id)
+    transaction.on_commit(lambda: run_start_task.delay(run_id))
+
+
+def _admit_queued_runs(*, job: Job) -> list[JobRun]:
+    """Promote the oldest QUEUED runs into free slots. The caller holds the job row lock."""
+    free = job.max_concurrent_runs - selectors.job_slot_count(job)
+    promoted = []
+    for run in selectors.job_queued_runs(job)[: max(free, 0)]:
+        if _transition(run=run, to=RunState.PENDING, source="scheduler", message="slot freed"):
+            _enqueue_start(run)
+            promoted.append(run)
+    return promoted
+
+
+# ------------------------------------------------------------------ transitions
+
+
+def _transition(
+    *,
+    run: JobRun,
+    to: str,
+    source: str,
+    message: str = "",
+    actor: AbstractBaseUser | None = None,
+    from_states: Iterable[str] | None = None,
+    **fields: Any,
+) -> bool:
+    """Move `run` to `to` if its current state allows it; write the RunEvent.
+
+    A conditional update under a row lock: 0 rows means somebody else moved the run
+    first, and the caller must not act. Terminal states free a slot for queued runs.
+    """
+    allowed_from = {state for state, targets in ALLOWED_TRANSITIONS.items() if to in targets}
+    if from_states is not None:
+        allowed_from &= set(from_states)
+    now = timezone.now()
+    with transaction.atomic():
+        current = (
+            JobRun.objects.select_for_update()
+            .filter(pk=run.pk, state__in=allowed_from)
+            .values_list("state", flat=True)
+            .first()
+        )
+        if current is None:
+            return False
+        updates: dict[str, Any] = {"state": to, "updated_at": now, **fields}
+        if to in TERMINAL_STATES:
+            updates.setdefault("finished_at", now)
+        JobRun.objects.filter(pk=run.pk).update(**updates)
+        RunEvent.objects.create(
+            run=run, from_state=current, to_state=to, source=source, actor=actor, message=message
+        )
+        for name, value in updates.items():
+            setattr(run, name, value)
+        if to in TERMINAL_STATES and current in SLOT_STATES | {RunState.QUEUED}:
+            job = Job.objects.select_for_update().get(pk=run.job_id)
+            _admit_queued_runs(job=job)
+    logger.info(
+        "run.transition",
+        extra={
+            "run_id": str(run.run_id),
+            "job_id": str(run.job.job_id),
+            "from_state": current,
+            "to_state": to,
+            "source": source,
+        },
+    )
+    return True
+
+
+def run_start(*, run_id: str | uuid.UUID, last_attempt: bool) -> None:
+    """Claim a PENDING run and hand it to its engine (the `jobs.run_start` task body).
+
+    The claim (PENDING → STARTING) happens before any AWS call, so a duplicate task
+    finds nothing to do. A transient AWS error gives the run back to PENDING and
+    re-raises for the task's bounded retry; on the last attempt, or on a permanent
+    error, the run fails with the AWS message.
+    """
+    run = JobRun.objects.select_related("job").filter(run_id=run_id).first()
+    if run is None:
+        logger.warning("run.start_unknown", extra={"run_id": str(run_id)})
+        return
+    if not _transition(
+        run=run,
+        to=RunState.STARTING,
+        from_states={RunState.PENDING},
+        source="worker",
+        started_at=timezone.now(),
+    ):
+        logger.info("run.start_skipped", extra={"run_id": str(run_id), "state": run.state})
+        return
+    try:
+        engine = get_engine(run.engine)
+        started = engine.start(run)
+    except EngineUnavailable as exc:
+        _transition(
+            run=run, to=RunState.ERROR, source="worker", message=str(exc), error_message=str(exc)
+        )
+        return
+    except TransientAwsError as exc:
+        if last_attempt:
+            _transition(
+                run=run,
+                to=RunState.FAILED,
+                source="worker",
+                message=f"gave up after retries: {exc}",
+                error_message=str(exc),
+            )
+            return
+        _transition(run=run, to=RunState.PENDING, source="worker", message=f"will retry: {exc}")
+        raise
+    except PermanentAwsError as exc:
+        _transition(
+            run=run, to=RunState.FAILED, source="worker", message=str(exc), error_message=str(exc)
+        )
+        return
+    # Saved before anything else can fail, so the external run is never orphaned.
+    JobRun.objects.filter(pk=run.pk).update(
+        external_run_id=started.external_run_id, updated_at=timezone.now()
+    )
+    logger.info(
+        "run.started",
+        extra={
+            "run_id": str(run.run_id),
+            "job_id": str(run.job.job_id),
+            "glue_run_id": started.external_run_id,
+        },
+    )
+
+
+# ------------------------------------------------------------------ stop and retry
+
+
+def run_stop(*, run: JobRun, user: User, source: str) -> JobRun:
+    """Stop a run. Not yet started → STOPPED at once; started → STOPPING, and the
+    engine is asked to stop it after commit. A finished run raises Conflict."""
+    actor = _user_or_none(user)
+    with transaction.atomic():
+        if _transition(
+            run=run,
+            to=RunState.STOPPED,
+            source=source,
+            actor=actor,
+            from_states={RunState.QUEUED, RunState.PENDING},
+            message="stopped before it started",
+        ):
+            return run
+        if _transition(
+            run=run,
+            to=RunState.STOPPING,
+            source=source,
+            actor=actor,
+            from_states={RunState.STARTING, RunState.RUNNING},
+            message="stop requested",
+        ):
+            from jobs.tasks import run_stop as run_stop_task
+
+            run_id = str(run.run_id)
+            transaction.on_commit(lambda: run_stop_task.delay(run_id))
+            return run
+    run.refresh_from_db()
+    if run.state == RunState.STOPPING:
+        return run
+    raise Conflict(f"Run {run.run_id} is already {run.state}.")
+
+
+class StopNotReady(Exception):
+    """The run has no external id yet: its start is still in progress."""
+
+
+def run_stop_engine(*, run_id: str | uuid.UUID) -> None:
+    """Ask the engine to stop a STOPPING run (the `jobs.run_stop` task body)."""
+    run = JobRun.objects.select_related("job").filter(run_id=run_id).first()
+    if run is None or run.state != RunState.STOPPING:
+        return
+    if not run.external_run_id:
+        raise StopNotReady(str(run_id))
+    get_engine(run.engine).stop(run)
+
+
+def run_retry(*, run: JobRun, user: User, source: str) -> JobRun:
+    """Start a new attempt of a finished, unsuccessful run with the same version and
+    parameters (`retry_of` links them). Raises Conflict for other states."""
+    if run.state not in RETRYABLE_STATES:
+        raise Conflict(
+            f"Only failed, timed-out, errored or stopped runs can be retried; "
+            f"run {run.run_id} is {run.state}."
+        )
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=run.job_id)
+        run_id = uuid.uuid4()
+        return _admit_run(
+            job=job,
+            run_id=run_id,
+            job_version=run.job_version,
+            trigger=Trigger.RETRY,
+            requested_by=_user_or_none(user),
+            request_fingerprint=run.request_fingerprint,
+            parameters=run.parameters,
+            arguments=render_arguments(job=job, run_id=run_id, parameters=run.parameters),
+            attempt=run.attempt + 1,
+            retry_of=run,
+            actor=_user_or_none(user),
+            source=source,
+        )

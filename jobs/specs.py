@@ -1,0 +1,338 @@
+"""The job definition: one validated shape for every interface.
+
+The body of `POST /create_job/` is the canonical job spec. The API, `manage.py
+create_job`, `apply_jobs` and the admin form all validate through
+`JobSpecSerializer`, so a job is judged by the same rules wherever it comes from.
+JobVersion snapshots store this same nested shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from ingestion.etl import spec as etl_spec
+from jobs import schedules, validators
+from jobs.models import DestinationFormat, Engine, Job, SourceFormat, WriteMode
+
+MAX_DESCRIPTION_CHARS = 10_000
+MAX_PARTITION_COLUMNS = 10
+MAX_WINDOW_SECONDS = 24 * 3600
+MAX_TRIGGER_FILES = 100_000
+MAX_TRIGGER_BYTES = 5 * 1024**4
+
+
+def _django_errors(exc: DjangoValidationError) -> Any:
+    return exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+
+
+def _spec_errors(exc: etl_spec.SpecError) -> Any:
+    return {path or "non_field_errors": messages for path, messages in exc.errors.items()}
+
+
+class SourceSpec(serializers.Serializer):
+    uri = serializers.CharField(max_length=1100, validators=[validators.validate_s3_uri])
+    format = serializers.ChoiceField(choices=SourceFormat.choices)
+    options = serializers.JSONField(required=False, default=dict)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            attrs["options"] = etl_spec.validate_source_options(attrs["format"], attrs["options"])
+        except etl_spec.SpecError as exc:
+            raise serializers.ValidationError({"options": _spec_errors(exc)}) from exc
+        return attrs
+
+
+class DestinationSpec(serializers.Serializer):
+    uri = serializers.CharField(max_length=1100, validators=[validators.validate_s3_uri])
+    format = serializers.ChoiceField(
+        choices=DestinationFormat.choices, default=DestinationFormat.PARQUET
+    )
+    partition_by = serializers.ListField(
+        child=serializers.CharField(max_length=128),
+        required=False,
+        default=list,
+        max_length=MAX_PARTITION_COLUMNS,
+    )
+    mode = serializers.ChoiceField(choices=WriteMode.choices, default=WriteMode.APPEND)
+    options = serializers.JSONField(required=False, default=dict)
+
+    def validate_partition_by(self, value: list[str]) -> list[str]:
+        errors: dict[int, Any] = {}
+        for index, column in enumerate(value):
+            try:
+                etl_spec.validate_identifier(column)
+            except etl_spec.SpecError as exc:
+                errors[index] = [
+                    message for messages in exc.errors.values() for message in messages
+                ]
+        if errors:
+            raise serializers.ValidationError(errors)
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Partition columns must be unique.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            attrs["options"] = etl_spec.validate_destination_options(
+                attrs["format"], attrs["options"]
+            )
+        except etl_spec.SpecError as exc:
+            raise serializers.ValidationError({"options": _spec_errors(exc)}) from exc
+        return attrs
+
+
+class TriggerSpec(serializers.Serializer):
+    bucket = serializers.CharField(max_length=63, validators=[validators.validate_bucket_name])
+    prefix = serializers.CharField(
+        max_length=1024, required=False, default="", allow_blank=True, trim_whitespace=False
+    )
+    suffix = serializers.CharField(
+        max_length=1024, required=False, default="", allow_blank=True, trim_whitespace=False
+    )
+    window_seconds = serializers.IntegerField(
+        min_value=0, max_value=MAX_WINDOW_SECONDS, required=False, default=0
+    )
+    max_files = serializers.IntegerField(
+        min_value=1, max_value=MAX_TRIGGER_FILES, required=False, default=1000
+    )
+    max_bytes = serializers.IntegerField(
+        min_value=1, max_value=MAX_TRIGGER_BYTES, required=False, default=10 * 1024**3
+    )
+
+    def validate_prefix(self, value: str) -> str:
+        return self._key_part(value, "prefix")
+
+    def validate_suffix(self, value: str) -> str:
+        return self._key_part(value, "suffix")
+
+    @staticmethod
+    def _key_part(value: str, label: str) -> str:
+        try:
+            validators.validate_key_prefix(value, label=label)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+        return value
+
+
+class JobSpecSerializer(serializers.Serializer):
+    """The job definition (the `POST /create_job/` body), fully validated."""
+
+    name = serializers.SlugField(max_length=100)
+    description = serializers.CharField(
+        max_length=MAX_DESCRIPTION_CHARS, required=False, default="", allow_blank=True
+    )
+    engine = serializers.ChoiceField(choices=Engine.choices, default=Engine.GLUE)
+    glue_job_name = serializers.RegexField(
+        r"^[\w.\-:/ ]{1,255}$",
+        required=False,
+        default="",
+        allow_blank=True,
+        error_messages={"invalid": "Glue job names use letters, digits, spaces and _ . - : /."},
+    )
+    source = SourceSpec()
+    destination = DestinationSpec()
+    transform = serializers.JSONField(required=False, default=dict)
+    parameters = serializers.JSONField(required=False, default=dict)
+    parameters_schema = serializers.JSONField(required=False, default=dict)
+    schedule = serializers.CharField(
+        max_length=256, required=False, default="", allow_blank=True, allow_null=True
+    )
+    timezone = serializers.CharField(max_length=64, required=False, default="UTC")
+    trigger = TriggerSpec(required=False, allow_null=True, default=None)
+    max_concurrent_runs = serializers.IntegerField(
+        min_value=1, max_value=1000, required=False, default=1
+    )
+    timeout_minutes = serializers.IntegerField(
+        min_value=1, max_value=7 * 24 * 60, required=False, default=60
+    )
+    max_retries = serializers.IntegerField(min_value=0, max_value=10, required=False, default=0)
+    enabled = serializers.BooleanField(required=False, default=True)
+
+    def validate_transform(self, value: Any) -> dict[str, Any]:
+        try:
+            return etl_spec.validate_transform(value)
+        except etl_spec.SpecError as exc:
+            raise serializers.ValidationError(_spec_errors(exc)) from exc
+
+    def validate_parameters(self, value: Any) -> dict[str, str]:
+        try:
+            return validators.clean_parameters(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(_django_errors(exc)) from exc
+
+    def validate_parameters_schema(self, value: Any) -> dict[str, Any]:
+        try:
+            validators.validate_parameters_schema(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+        return dict(value)
+
+    def validate_schedule(self, value: str | None) -> str:
+        if not value or not value.strip():
+            return ""
+        try:
+            return schedules.parse_schedule(value).expression
+        except schedules.ScheduleError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def validate_timezone(self, value: str) -> str:
+        try:
+            return schedules.validate_timezone(value)
+        except schedules.ScheduleError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["engine"] == Engine.GLUE and not attrs["glue_job_name"]:
+            # Jobs that need no custom script share the provisioned generic ingestion job.
+            attrs["glue_job_name"] = settings.DIEP_DEFAULT_GLUE_JOB_NAME
+        if attrs["engine"] == Engine.LOCAL:
+            attrs["glue_job_name"] = ""
+        if errors := validators.schema_errors(attrs["parameters_schema"], attrs["parameters"]):
+            raise serializers.ValidationError(
+                {"parameters": [f"{key}: {'; '.join(msgs)}" for key, msgs in errors.items()]}
+            )
+        return attrs
+
+
+def spec_to_model_fields(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Flatten a validated spec into Job model fields."""
+    trigger = spec.get("trigger") or {}
+    return {
+        "name": spec["name"],
+        "description": spec["description"],
+        "engine": spec["engine"],
+        "glue_job_name": spec["glue_job_name"],
+        "source_uri": spec["source"]["uri"],
+        "source_format": spec["source"]["format"],
+        "source_options": spec["source"]["options"],
+        "destination_uri": spec["destination"]["uri"],
+        "destination_format": spec["destination"]["format"],
+        "destination_partition_by": spec["destination"]["partition_by"],
+        "destination_mode": spec["destination"]["mode"],
+        "destination_options": spec["destination"]["options"],
+        "transform": spec["transform"],
+        "parameters": spec["parameters"],
+        "parameters_schema": spec["parameters_schema"],
+        "schedule": spec["schedule"],
+        "timezone": spec["timezone"],
+        "trigger_bucket": trigger.get("bucket", ""),
+        "trigger_prefix": trigger.get("prefix", ""),
+        "trigger_suffix": trigger.get("suffix", ""),
+        "trigger_window_seconds": trigger.get("window_seconds", 0),
+        "trigger_max_files": trigger.get("max_files", 1000),
+        "trigger_max_bytes": trigger.get("max_bytes", 10 * 1024**3),
+        "max_concurrent_runs": spec["max_concurrent_runs"],
+        "timeout_minutes": spec["timeout_minutes"],
+        "max_retries": spec["max_retries"],
+        "enabled": spec["enabled"],
+    }
+
+
+def job_to_spec(job: Job) -> dict[str, Any]:
+    """The job's configuration in the canonical nested shape (what a JobVersion stores)."""
+    trigger = (
+        {
+            "bucket": job.trigger_bucket,
+            "prefix": job.trigger_prefix,
+            "suffix": job.trigger_suffix,
+            "window_seconds": job.trigger_window_seconds,
+            "max_files": job.trigger_max_files,
+            "max_bytes": job.trigger_max_bytes,
+        }
+        if job.trigger_bucket
+        else None
+    )
+    return {
+        "name": job.name,
+        "description": job.description,
+        "engine": job.engine,
+        "glue_job_name": job.glue_job_name,
+        "source": {
+            "uri": job.source_uri,
+            "format": job.source_format,
+            "options": job.source_options,
+        },
+        "destination": {
+            "uri": job.destination_uri,
+            "format": job.destination_format,
+            "partition_by": job.destination_partition_by,
+            "mode": job.destination_mode,
+            "options": job.destination_options,
+        },
+        "transform": job.transform,
+        "parameters": job.parameters,
+        "parameters_schema": job.parameters_schema,
+        "schedule": job.schedule,
+        "timezone": job.timezone,
+        "trigger": trigger,
+        "max_concurrent_runs": job.max_concurrent_runs,
+        "timeout_minutes": job.timeout_minutes,
+        "max_retries": job.max_retries,
+        "enabled": job.enabled,
+    }
+
+
+def merge_spec_patch(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply a PATCH body to a spec: top-level keys replace, nested source/destination/trigger
+    objects merge key by key (an explicit `"trigger": null` removes the trigger)."""
+    merged = dict(current)
+    for key, value in patch.items():
+        if key in {"source", "destination", "trigger"} and isinstance(value, Mapping):
+            base = merged.get(key) or {}
+            merged[key] = {**base, **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+@dataclass(frozen=True)
+class SpecChange:
+    path: str
+    before: Any
+    after: Any
+
+    @property
+    def kind(self) -> str:
+        if self.before is _MISSING:
+            return "added"
+        if self.after is _MISSING:
+            return "removed"
+        return "changed"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "before": None if self.before is _MISSING else self.before,
+            "after": None if self.after is _MISSING else self.after,
+        }
+
+
+_MISSING: Any = object()
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    # Lists stay whole: "partition_by changed from [a] to [a, b]" reads better than indexes.
+    if isinstance(value, Mapping) and value:
+        flat: dict[str, Any] = {}
+        for key, child in value.items():
+            flat.update(_flatten(child, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+def spec_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[SpecChange]:
+    """Field-level differences between two specs, as dotted paths, in a stable order."""
+    flat_before, flat_after = _flatten(before), _flatten(after)
+    changes = []
+    for path in sorted(flat_before.keys() | flat_after.keys()):
+        old, new = flat_before.get(path, _MISSING), flat_after.get(path, _MISSING)
+        if old != new:
+            changes.append(SpecChange(path, old, new))
+    return changes

@@ -1,0 +1,45 @@
+"""Celery tasks for runs: thin wrappers that take ids and call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from diep_portal.exceptions import TransientAwsError
+
+from diep_portal.celery import Queue
+from jobs import services
+
+# Backoff stays under the broker's visibility timeout (settings), or a waiting retry
+# would be handed to a second worker.
+_RETRY_BACKOFF_MAX = 30
+
+
+@shared_task(
+    bind=True,
+    name="jobs.run_start",
+    queue=Queue.RUNS.value,
+    acks_late=True,
+    autoretry_for=(TransientAwsError,),
+    max_retries=5,
+    retry_backoff=2,
+    retry_backoff_max=_RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+)
+def run_start(self, run_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Claim the run and start it on its engine (see services.run_start)."""
+    services.run_start(run_id=run_id, last_attempt=self.request.retries >= self.max_retries)
+
+
+@shared_task(
+    bind=True,
+    name="jobs.run_stop",
+    queue=Queue.RUNS.value,
+    acks_late=True,
+    autoretry_for=(TransientAwsError, services.StopNotReady),
+    max_retries=8,
+    retry_backoff=2,
+    retry_backoff_max=_RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+)
+def run_stop(self, run_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Ask the engine to stop a STOPPING run (see services.run_stop_engine)."""
+    services.run_stop_engine(run_id=run_id)

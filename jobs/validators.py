@@ -1,0 +1,269 @@
+"""Field rules shared by every way a job is defined (API, admin, manage.py).
+
+Each function raises django.core.exceptions.ValidationError with a message that
+says what is wrong and what is accepted; DRF and admin forms both understand it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import unicodedata
+from typing import Any
+
+import jsonschema
+from django.core.exceptions import ValidationError
+
+BUCKET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+PARAMETER_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
+MAX_KEY_BYTES = 1024
+MAX_PARAMETER_VALUE_CHARS = 4096
+MAX_PARAMETERS = 100
+MAX_SCHEMA_BYTES = 64 * 1024
+MAX_SCHEMA_DEPTH = 20
+# Glue's own arguments and ones that would let a caller change what code runs or how.
+RESERVED_PARAMETER_NAMES = frozenset(
+    name.lower()
+    for name in (
+        "JOB_NAME",
+        "JOB_ID",
+        "JOB_RUN_ID",
+        "conf",
+        "debug",
+        "mode",
+        "SECURITY_CONFIGURATION",
+        "scriptLocation",
+        "extra-py-files",
+        "extra-jars",
+        "extra-files",
+        "additional-python-modules",
+        "python-modules-installer-option",
+        "user-jars-first",
+        "job-language",
+        "job-bookmark-option",
+        "TempDir",
+        "enable-glue-datacatalog",
+        "encryption-type",
+        "customer-driver-env-vars",
+        "executor-cores",
+    )
+)
+RESERVED_PARAMETER_PREFIX = "diep_"
+
+
+def _has_control_chars(text: str) -> bool:
+    return any(unicodedata.category(char) in {"Cc", "Cf"} for char in text)
+
+
+def validate_bucket_name(name: str) -> None:
+    """S3 general-purpose bucket naming rules."""
+    if not BUCKET_NAME_RE.match(name):
+        raise ValidationError(
+            "Invalid bucket name %(name)r: 3-63 characters, lowercase letters, digits, "
+            "dots and hyphens, starting and ending with a letter or digit.",
+            code="invalid_bucket",
+            params={"name": name[:80]},
+        )
+    if ".." in name or ".-" in name or "-." in name:
+        raise ValidationError(
+            "Invalid bucket name: no adjacent dots or dot-hyphen pairs.", code="invalid_bucket"
+        )
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        pass
+    else:
+        raise ValidationError(
+            "A bucket name cannot look like an IP address.", code="invalid_bucket"
+        )
+    if name.startswith(("xn--", "sthree-")) or name.endswith(("-s3alias", "--ol-s3")):
+        raise ValidationError(
+            "Bucket names cannot start with xn-- or sthree- or end with -s3alias or --ol-s3.",
+            code="invalid_bucket",
+        )
+
+
+def validate_key_prefix(prefix: str, *, label: str = "prefix") -> None:
+    """An S3 key prefix or suffix: bounded, printable, no path traversal segments."""
+    if len(prefix.encode()) > MAX_KEY_BYTES:
+        raise ValidationError(f"The {label} is longer than {MAX_KEY_BYTES} bytes.", code="too_long")
+    if _has_control_chars(prefix):
+        raise ValidationError(f"The {label} contains control characters.", code="invalid")
+    if any(segment in {".", ".."} for segment in prefix.split("/")):
+        raise ValidationError(f"The {label} cannot contain '.' or '..' segments.", code="invalid")
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """Validate `s3://bucket/prefix` and return (bucket, prefix)."""
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise ValidationError("Expected an S3 URI like s3://bucket/prefix/.", code="invalid_uri")
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    validate_bucket_name(bucket)
+    validate_key_prefix(prefix)
+    return bucket, prefix
+
+
+def validate_s3_uri(uri: str) -> None:
+    split_s3_uri(uri)
+
+
+def normalize_parameter_name(name: str) -> str:
+    """Parameters may be written `--name` (as Glue shows them) or `name`; we store `name`."""
+    return name[2:] if name.startswith("--") else name
+
+
+def validate_parameter_name(name: str) -> None:
+    """Glue argument names: a letter, then letters, digits, `_`, `.`, `-`; not reserved."""
+    if not PARAMETER_NAME_RE.match(name):
+        raise ValidationError(
+            "Invalid parameter name %(name)r: start with a letter, then up to 127 letters, "
+            "digits, '_', '.' or '-'.",
+            code="invalid_parameter_name",
+            params={"name": name[:80]},
+        )
+    lowered = name.lower()
+    if lowered.startswith(RESERVED_PARAMETER_PREFIX) or lowered in RESERVED_PARAMETER_NAMES:
+        raise ValidationError(
+            "Parameter name %(name)r is reserved (Glue's own arguments and --diep_* are set by "
+            "DIEP).",
+            code="reserved_parameter_name",
+            params={"name": name},
+        )
+    validate_not_secret_name(name)
+
+
+def validate_parameter_value(value: Any) -> None:
+    if not isinstance(value, str):
+        raise ValidationError("Parameter values must be strings.", code="invalid_parameter_value")
+    if len(value) > MAX_PARAMETER_VALUE_CHARS:
+        raise ValidationError(
+            f"Parameter values are limited to {MAX_PARAMETER_VALUE_CHARS} characters.",
+            code="too_long",
+        )
+    if any(unicodedata.category(char) == "Cc" and char not in "\t\n" for char in value):
+        raise ValidationError("Parameter values cannot contain control characters.", code="invalid")
+
+
+def clean_parameters(raw: Any) -> dict[str, str]:
+    """Validate a parameters mapping and return it with normalised names.
+
+    Raises ValidationError with a dict of per-parameter messages.
+    """
+    if not isinstance(raw, dict):
+        raise ValidationError("Expected an object mapping parameter names to string values.")
+    if len(raw) > MAX_PARAMETERS:
+        raise ValidationError(f"At most {MAX_PARAMETERS} parameters.", code="too_many")
+    cleaned: dict[str, str] = {}
+    errors: dict[str, list[str]] = {}
+    for raw_name, value in raw.items():
+        name = normalize_parameter_name(str(raw_name))
+        try:
+            validate_parameter_name(name)
+            validate_parameter_value(value)
+        except ValidationError as exc:
+            errors[str(raw_name)[:130]] = exc.messages
+            continue
+        if name in cleaned:
+            errors[str(raw_name)[:130]] = ["Given twice (with and without the leading --)."]
+        cleaned[name] = value
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _json_depth(value: Any) -> int:
+    # Iterative, so a hostile schema cannot blow the Python stack while we measure it.
+    depth, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        depth = max(depth, level)
+        if depth > MAX_SCHEMA_DEPTH:
+            return depth
+        if isinstance(node, dict):
+            stack.extend((child, level + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, level + 1) for child in node)
+    return depth
+
+
+def _external_refs(value: Any) -> list[str]:
+    refs, stack = [], [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if key in {"$ref", "$dynamicRef"} and not (
+                    isinstance(child, str) and child.startswith("#")
+                ):
+                    refs.append(str(child)[:100])
+                stack.append(child)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return refs
+
+
+def validate_parameters_schema(schema: Any) -> None:
+    """A bounded, self-contained JSON Schema (Draft 2020-12) describing an object."""
+    if not isinstance(schema, dict):
+        raise ValidationError("parameters_schema must be a JSON object (a JSON Schema).")
+    if not schema:
+        return
+    if len(json.dumps(schema)) > MAX_SCHEMA_BYTES:
+        raise ValidationError(f"parameters_schema is larger than {MAX_SCHEMA_BYTES} bytes.")
+    if _json_depth(schema) > MAX_SCHEMA_DEPTH:
+        raise ValidationError(f"parameters_schema is nested deeper than {MAX_SCHEMA_DEPTH} levels.")
+    if refs := _external_refs(schema):
+        raise ValidationError(
+            "parameters_schema may only use local references ($ref starting with '#'); got "
+            + ", ".join(refs)
+        )
+    if schema.get("type", "object") != "object":
+        raise ValidationError("parameters_schema must describe an object (type: object).")
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        path = "/".join(str(part) for part in exc.absolute_path) or "(root)"
+        raise ValidationError(f"Not a valid JSON Schema at {path}: {exc.message}") from exc
+
+
+def schema_errors(schema: dict[str, Any], instance: dict[str, str]) -> dict[str, list[str]]:
+    """Messages per parameter for `instance` against `schema` (empty when valid)."""
+    if not schema:
+        return {}
+    errors: dict[str, list[str]] = {}
+    validator = jsonschema.Draft202012Validator(schema)
+    for error in validator.iter_errors(instance):
+        key = ".".join(str(part) for part in error.absolute_path) or "parameters"
+        errors.setdefault(key, []).append(error.message[:500])
+    return errors
+
+
+_SECRET_WORDS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "credential",
+    "apikey",
+    "api_key",
+    "access_key",
+    "private_key",
+)
+_REFERENCE_SUFFIXES = ("_arn", "_ref", "_secret_id", "_parameter_name")
+
+
+def validate_not_secret_name(name: str) -> None:
+    """Glue arguments are visible to anyone who can read the job run, so secrets stay out.
+
+    A parameter may *point* at a secret (`db_password_secret_arn`), never carry one.
+    """
+    lowered = name.lower()
+    if any(word in lowered for word in _SECRET_WORDS) and not lowered.endswith(_REFERENCE_SUFFIXES):
+        raise ValidationError(
+            "Parameter %(name)r looks like a secret; Glue arguments are readable by anyone "
+            "who can see the run. Pass a reference instead (a name ending in _arn, _ref or "
+            "_secret_id, resolved by the job).",
+            code="secret_parameter",
+            params={"name": name},
+        )

@@ -1,0 +1,171 @@
+"""Shared fixtures: users in each role, API clients with real tokens, valid job bodies,
+and the moto server (real HTTP) standing in for AWS."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+# Fake credentials for moto only; set before any boto3 client exists.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto server on a free local port for the whole session; yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_server: str, settings: Any) -> Iterator[str]:
+    """Point the AWS hooks at a freshly reset moto server."""
+    import requests
+    from diep_portal.aws.session import reset_clients
+
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10)
+    settings.AWS_ENDPOINT_URL = moto_server
+    settings.AWS_REGION = "us-east-1"
+    reset_clients()
+    yield moto_server
+    reset_clients()
+
+
+@pytest.fixture
+def glue_job(aws: str) -> str:
+    """The Glue job definition our jobs run as (provisioning does this in real life)."""
+    from diep_portal.aws.session import get_client
+
+    name = "diep-ingest"
+    get_client("glue").create_job(
+        Name=name,
+        Role="arn:aws:iam::123456789012:role/diep-glue",
+        Command={"Name": "glueetl", "ScriptLocation": "s3://diep-artifacts/glue_job.py"},
+        GlueVersion="4.0",
+        MaxRetries=0,
+    )
+    return name
+
+
+def _user_in(role: str | None, username: str, **extra: Any) -> Any:
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username=username, password="pw-" + username, **extra)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def viewer(db: None) -> Any:
+    return _user_in("viewer", "vera")
+
+
+@pytest.fixture
+def operator(db: None) -> Any:
+    return _user_in("operator", "otto", is_staff=True)
+
+
+@pytest.fixture
+def admin_user(db: None) -> Any:
+    return _user_in("admin", "ada", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def nobody(db: None) -> Any:
+    """Authenticated, but in no role."""
+    return _user_in(None, "nemo")
+
+
+@pytest.fixture
+def client_for() -> Callable[[Any], Any]:
+    """An APIClient authenticating with a real knox token for `user`."""
+    from knox.models import AuthToken
+    from rest_framework.test import APIClient
+
+    def make(user: Any) -> APIClient:
+        client = APIClient()
+        _, token = AuthToken.objects.create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(client_for: Callable[[Any], Any], operator: Any) -> Any:
+    return client_for(operator)
+
+
+def job_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "orders-daily",
+        "description": "Daily orders from the shop",
+        "engine": "glue",
+        "glue_job_name": "diep-ingest",
+        "source": {"uri": "s3://diep-raw/orders/", "format": "csv", "options": {"delimiter": ","}},
+        "destination": {
+            "uri": "s3://diep-curated/orders/",
+            "format": "parquet",
+            "partition_by": ["order_date"],
+            "mode": "append",
+        },
+        "transform": {"rename": {"id": "order_id"}},
+        "parameters": {"region": "eu", "batch_size": "500"},
+        "parameters_schema": {
+            "type": "object",
+            "properties": {
+                "region": {"type": "string", "enum": ["eu", "us"]},
+                "batch_size": {"type": "string", "pattern": "^[0-9]+$"},
+                "run_date": {"type": "string", "format": "date"},
+            },
+            "additionalProperties": False,
+        },
+        "schedule": "cron(0 2 * * ? *)",
+        "timezone": "Europe/Berlin",
+        "trigger": {
+            "bucket": "diep-raw",
+            "prefix": "orders/",
+            "suffix": ".csv",
+            "window_seconds": 60,
+            "max_files": 100,
+            "max_bytes": 1000000,
+        },
+        "max_concurrent_runs": 2,
+        "timeout_minutes": 30,
+        "max_retries": 1,
+        "enabled": True,
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def make_job(db: None) -> Callable[..., Any]:
+    """Create a job through the real service from a valid body (with overrides)."""
+    from jobs import services
+    from jobs.specs import JobSpecSerializer
+
+    def make(**overrides: Any) -> Any:
+        spec = JobSpecSerializer(data=job_body(**overrides))
+        spec.is_valid(raise_exception=True)
+        return services.job_create(spec=spec.validated_data, user=None, source="test")
+
+    return make

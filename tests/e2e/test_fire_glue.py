@@ -1,0 +1,151 @@
+"""End to end: the real API, a real Celery worker process on Redis, the moto server over HTTP.
+
+POST /create_job/ → POST /fire_job/ → the worker claims the run and calls Glue
+StartJobRun → the run records the Glue JobRunId, and Glue holds exactly one run
+carrying our --diep_run_id.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from jobs.models import JobRun, RunState
+from tests.conftest import job_body
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("the worker process needs a shared server database (PostgreSQL)")
+    host = db["HOST"] or "127.0.0.1"
+    port = db["PORT"] or 5432
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{host}:{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(aws: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    broker = settings.CELERY_BROKER_URL
+    if not broker.startswith("redis://"):
+        pytest.skip("end-to-end tests run on the Redis broker (CELERY_BROKER_URL=redis://...)")
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": broker,
+        "AWS_ENDPOINT_URL": aws,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "DJANGO_SETTINGS_MODULE": "diep_portal.settings",
+    }
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "diep_portal",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            "runs",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "info",
+            "-n",
+            f"e2e-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        log.close()
+        if worker.returncode not in (0, -15):
+            print((tmp_path / "worker.log").read_text()[-5000:])
+
+
+def _wait_for(predicate: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    raise AssertionError("condition not reached in time")
+
+
+def test_create_then_fire_reaches_glue(
+    glue_job: str, celery_worker_process: Any, operator: Any, client_for: Any, tmp_path: Path
+) -> None:
+    from diep_portal.aws.glue import glue_get_job_runs
+
+    api = client_for(operator)
+    created = api.post("/create_job/", job_body(glue_job_name=glue_job), format="json")
+    assert created.status_code == 201, created.content
+    job_id = created.json()["job_id"]
+
+    fired = api.post(
+        f"/fire_job/{job_id}",
+        {"parameters": {"region": "us"}},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="e2e-1",
+    )
+    assert fired.status_code == 202, fired.content
+    run_id = fired.json()["run_id"]
+
+    def started() -> bool:
+        run = JobRun.objects.get(run_id=run_id)
+        return bool(run.external_run_id) or run.state in {RunState.FAILED, RunState.ERROR}
+
+    try:
+        _wait_for(started)
+    except AssertionError:
+        print((tmp_path / "worker.log").read_text()[-5000:])
+        raise
+    run = JobRun.objects.get(run_id=run_id)
+    assert run.state == RunState.STARTING, run.error_message
+    assert run.external_run_id.startswith("jr_")
+    assert [e.to_state for e in run.events.order_by("at", "id")] == ["PENDING", "STARTING"]
+
+    glue_runs = list(glue_get_job_runs(job_name=glue_job, max_pages=5))
+    assert [r.job_run_id for r in glue_runs] == [run.external_run_id]
+    assert glue_runs[0].arguments["--diep_run_id"] == run_id
+    assert glue_runs[0].arguments["--region"] == "us"
+
+    detail = api.get(f"/api/v1/runs/{run_id}/").json()
+    assert detail["external_run_id"] == run.external_run_id
+    # A replay of the same request is the same run, not a second Glue start.
+    replay = api.post(
+        f"/fire_job/{job_id}",
+        {"parameters": {"region": "us"}},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="e2e-1",
+    )
+    assert replay.status_code == 200
+    assert replay.json()["run_id"] == run_id
+    time.sleep(1)
+    assert len(list(glue_get_job_runs(job_name=glue_job, max_pages=5))) == 1
