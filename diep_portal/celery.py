@@ -23,6 +23,10 @@ app = Celery("diep_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [KombuQueue(queue.value) for queue in Queue]
 app.conf.task_default_queue = Queue.RUNS.value
+app.conf.task_routes = {
+    "jobs.run_start": {"queue": Queue.RUNS.value},
+    "jobs.run_stop": {"queue": Queue.RUNS.value},
+}
 app.autodiscover_tasks()
 
 

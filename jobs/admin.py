@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from diep_portal.exceptions import ApplicationError, ValidationFailed
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -16,11 +15,12 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from diep_portal.exceptions import ApplicationError, ValidationFailed
 from jobs import selectors, services
 from jobs.models import Job, JobRun, JobVersion, RunEvent, RunState, Trigger
 from jobs.specs import JobSpecSerializer, spec_diff
 
-STATE_COLOURS = {
+STATE_COLOURS: dict[str, str] = {
     RunState.QUEUED: "#6c757d",
     RunState.PENDING: "#6c757d",
     RunState.STARTING: "#0d6efd",
@@ -251,7 +251,7 @@ class JobAdmin(admin.ModelAdmin):
         ),
         ("Transform and parameters", {"fields": ["transform", "parameters", "parameters_schema"]}),
         ("Schedule", {"fields": ["schedule", "timezone"]}),
-        ("Event trigger", {"classes": ["collapse"], "fields": TRIGGER_FIELDS}),
+        ("Event trigger", {"classes": ["collapse"], "fields": tuple(TRIGGER_FIELDS)}),
         ("Limits", {"fields": ["max_concurrent_runs", "timeout_minutes", "max_retries"]}),
         (
             "History",
@@ -470,7 +470,7 @@ class JobAdmin(admin.ModelAdmin):
 
 class RunEventInline(admin.TabularInline):
     model = RunEvent
-    fields = ["at", "from_state", "to_state", "source", "actor", "message"]
+    fields = ("at", "from_state", "to_state", "source", "actor", "message")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -500,7 +500,7 @@ class JobRunAdmin(admin.ModelAdmin):
     date_hierarchy = "queued_at"
     inlines = [RunEventInline]
     actions = ["stop_runs", "retry_runs"]
-    readonly_fields = [
+    readonly_fields = (
         "run_id",
         "job",
         "job_version",
@@ -520,7 +520,7 @@ class JobRunAdmin(admin.ModelAdmin):
         "parameters_display",
         "arguments_display",
         "metrics",
-    ]
+    )
     fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -593,14 +593,14 @@ class JobVersionAdmin(admin.ModelAdmin):
     list_display = ["job", "version", "changed_by", "change_source", "changed_at"]
     list_filter = ["change_source"]
     search_fields = ["job__name"]
-    readonly_fields = [
+    readonly_fields = (
         "job",
         "version",
         "config_display",
         "changed_by",
         "change_source",
         "changed_at",
-    ]
+    )
     fields = readonly_fields
 
     @admin.display(description="Configuration")

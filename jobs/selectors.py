@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from diep_portal.exceptions import NotFound
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
+from diep_portal.exceptions import NotFound
 from jobs.models import SLOT_STATES, TERMINAL_STATES, Job, JobRun, JobVersion, RunState
 
 

@@ -15,6 +15,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User as AuthUser
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
 from diep_portal.exceptions import (
     Conflict,
     PermanentAwsError,
@@ -22,10 +27,6 @@ from diep_portal.exceptions import (
     Unprocessable,
     ValidationFailed,
 )
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
-
 from jobs import selectors, validators
 from jobs.engines.base import EngineUnavailable, get_engine
 from jobs.models import (
@@ -63,8 +64,9 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-def _user_or_none(user: User) -> AbstractBaseUser | None:
-    return user if user is not None and user.is_authenticated else None  # type: ignore[return-value]
+def _user_or_none(user: User) -> AuthUser | None:
+    """The user to record as author, or None for anonymous and system actions."""
+    return user if isinstance(user, AuthUser) and user.is_authenticated else None
 
 
 # ------------------------------------------------------------------ jobs
@@ -246,7 +248,7 @@ def job_fire(
     return FireResult(run=run, created=True)
 
 
-def _admit_run(*, job: Job, actor: AbstractBaseUser | None, source: str, **fields: Any) -> JobRun:
+def _admit_run(*, job: Job, actor: AuthUser | None, source: str, **fields: Any) -> JobRun:
     """Create a run as PENDING if the job has a free slot (and nobody queued before it),
     else QUEUED. The caller holds the job row lock."""
     has_slot = (
@@ -304,7 +306,7 @@ def _transition(
     to: str,
     source: str,
     message: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: AuthUser | None = None,
     from_states: Iterable[str] | None = None,
     **fields: Any,
 ) -> bool:

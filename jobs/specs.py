@@ -63,12 +63,12 @@ class DestinationSpec(serializers.Serializer):
     options = serializers.JSONField(required=False, default=dict)
 
     def validate_partition_by(self, value: list[str]) -> list[str]:
-        errors: dict[int, Any] = {}
+        errors: dict[str, Any] = {}
         for index, column in enumerate(value):
             try:
                 etl_spec.validate_identifier(column)
             except etl_spec.SpecError as exc:
-                errors[index] = [
+                errors[str(index)] = [
                     message for messages in exc.errors.values() for message in messages
                 ]
         if errors:
@@ -135,7 +135,8 @@ class JobSpecSerializer(serializers.Serializer):
         allow_blank=True,
         error_messages={"invalid": "Glue job names use letters, digits, spaces and _ . - : /."},
     )
-    source = SourceSpec()
+    # DRF's metaclass turns these class attributes into fields; mypy sees Field.source.
+    source = SourceSpec()  # type: ignore[assignment]
     destination = DestinationSpec()
     transform = serializers.JSONField(required=False, default=dict)
     parameters = serializers.JSONField(required=False, default=dict)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from celery import shared_task
-from diep_portal.exceptions import TransientAwsError
 
-from diep_portal.celery import Queue
+from diep_portal.exceptions import TransientAwsError
 from jobs import services
 
 # Backoff stays under the broker's visibility timeout (settings), or a waiting retry
@@ -16,7 +15,6 @@ _RETRY_BACKOFF_MAX = 30
 @shared_task(
     bind=True,
     name="jobs.run_start",
-    queue=Queue.RUNS.value,
     acks_late=True,
     autoretry_for=(TransientAwsError,),
     max_retries=5,
@@ -32,7 +30,6 @@ def run_start(self, run_id: str) -> None:  # type: ignore[no-untyped-def]
 @shared_task(
     bind=True,
     name="jobs.run_stop",
-    queue=Queue.RUNS.value,
     acks_late=True,
     autoretry_for=(TransientAwsError, services.StopNotReady),
     max_retries=8,

@@ -15,6 +15,8 @@ from typing import Any
 import jsonschema
 from django.core.exceptions import ValidationError
 
+from ingestion.etl.spec import json_depth
+
 BUCKET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 PARAMETER_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
 MAX_KEY_BYTES = 1024
@@ -172,21 +174,6 @@ def clean_parameters(raw: Any) -> dict[str, str]:
     return cleaned
 
 
-def _json_depth(value: Any) -> int:
-    # Iterative, so a hostile schema cannot blow the Python stack while we measure it.
-    depth, stack = 0, [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        depth = max(depth, level)
-        if depth > MAX_SCHEMA_DEPTH:
-            return depth
-        if isinstance(node, dict):
-            stack.extend((child, level + 1) for child in node.values())
-        elif isinstance(node, list):
-            stack.extend((child, level + 1) for child in node)
-    return depth
-
-
 def _external_refs(value: Any) -> list[str]:
     refs, stack = [], [value]
     while stack:
@@ -209,10 +196,11 @@ def validate_parameters_schema(schema: Any) -> None:
         raise ValidationError("parameters_schema must be a JSON object (a JSON Schema).")
     if not schema:
         return
+    # Depth first: serialising a hostile, deeply nested schema would exhaust the stack.
+    if json_depth(schema, MAX_SCHEMA_DEPTH) > MAX_SCHEMA_DEPTH:
+        raise ValidationError(f"parameters_schema is nested deeper than {MAX_SCHEMA_DEPTH} levels.")
     if len(json.dumps(schema)) > MAX_SCHEMA_BYTES:
         raise ValidationError(f"parameters_schema is larger than {MAX_SCHEMA_BYTES} bytes.")
-    if _json_depth(schema) > MAX_SCHEMA_DEPTH:
-        raise ValidationError(f"parameters_schema is nested deeper than {MAX_SCHEMA_DEPTH} levels.")
     if refs := _external_refs(schema):
         raise ValidationError(
             "parameters_schema may only use local references ($ref starting with '#'); got "

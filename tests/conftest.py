@@ -38,6 +38,7 @@ def moto_server() -> Iterator[str]:
 def aws(moto_server: str, settings: Any) -> Iterator[str]:
     """Point the AWS hooks at a freshly reset moto server."""
     import requests
+
     from diep_portal.aws.session import reset_clients
 
     requests.post(f"{moto_server}/moto-api/reset", timeout=10)
@@ -65,8 +66,12 @@ def glue_job(aws: str) -> str:
 
 
 def _user_in(role: str | None, username: str, **extra: Any) -> Any:
-    from django.contrib.auth.models import Group, User
+    from django.contrib.auth.models import Group, Permission, User
 
+    from jobs.roles import ensure_roles
+
+    # transaction=True tests flush the tables, taking the migration's groups with them.
+    ensure_roles(Group, Permission)
     user = User.objects.create_user(username=username, password="pw-" + username, **extra)
     if role:
         user.groups.add(Group.objects.get(name=role))

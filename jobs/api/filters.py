@@ -6,6 +6,8 @@ import uuid
 
 import django_filters
 from django.db.models import Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 
 from jobs.models import Engine, Job, JobRun, RunState, Trigger
 
@@ -55,3 +57,28 @@ class RunFilter(django_filters.FilterSet):
             return queryset.filter(job__job_id=uuid.UUID(value))
         except ValueError:
             return queryset.filter(job__name=value)
+
+
+_FILTER_TYPES = {
+    django_filters.BooleanFilter: OpenApiTypes.BOOL,
+    django_filters.IsoDateTimeFilter: OpenApiTypes.DATETIME,
+}
+
+
+def filter_parameters(filterset: type[django_filters.FilterSet]) -> list[OpenApiParameter]:
+    """The filterset's query parameters for the OpenAPI schema of a plain APIView."""
+    parameters = []
+    for name, field in filterset.base_filters.items():
+        choices = field.extra.get("choices")
+        parameters.append(
+            OpenApiParameter(
+                name,
+                _FILTER_TYPES.get(type(field), OpenApiTypes.STR),
+                OpenApiParameter.QUERY,
+                description=str(field.extra.get("help_text", "") or ""),
+                enum=[value for value, _ in choices] if choices else None,
+                many=isinstance(field, django_filters.MultipleChoiceFilter) or None,
+                explode=True if isinstance(field, django_filters.MultipleChoiceFilter) else None,
+            )
+        )
+    return parameters

@@ -15,7 +15,8 @@ class ErrorSerializer(serializers.Serializer):
 
     detail = serializers.CharField()
     code = serializers.CharField()
-    fields = serializers.DictField(required=False)
+    # A declared field, not Serializer.fields: DRF's metaclass moves it aside.
+    fields = serializers.DictField(required=False)  # type: ignore[assignment]
 
 
 def _username(user: Any) -> str | None:
@@ -29,7 +30,7 @@ class JobOutputSerializer(serializers.Serializer):
     description = serializers.CharField()
     engine = serializers.CharField()
     glue_job_name = serializers.CharField()
-    source = SourceSpec()
+    source = SourceSpec()  # type: ignore[assignment]
     destination = DestinationSpec()
     transform = serializers.JSONField()
     parameters = serializers.DictField(child=serializers.CharField())

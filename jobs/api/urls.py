@@ -9,7 +9,6 @@ urlpatterns = [
     path("jobs/<str:job_ref>/", views.JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<str:job_ref>/disable/", views.JobDisableApi.as_view(), name="job-disable"),
     path("jobs/<str:job_ref>/enable/", views.JobEnableApi.as_view(), name="job-enable"),
-    path("jobs/<str:job_ref>/fire/", views.JobFireApi.as_view(), name="job-fire"),
     path("jobs/<str:job_ref>/versions/", views.JobVersionListApi.as_view(), name="job-versions"),
     path(
         "jobs/<str:job_ref>/versions/diff/",

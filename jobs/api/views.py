@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from diep_portal.exceptions import ValidationFailed
 from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission
@@ -17,9 +16,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from diep_portal.exceptions import ValidationFailed
 from jobs import selectors, services
 from jobs.api import serializers as io
-from jobs.api.filters import JobFilter, RunFilter
+from jobs.api.filters import JobFilter, RunFilter, filter_parameters
 from jobs.models import Job, JobRun, Trigger
 from jobs.specs import JobSpecSerializer, job_to_spec, merge_spec_patch, spec_diff
 
@@ -98,7 +98,7 @@ class JobListCreateApi(ApiView):
 
     @extend_schema(
         operation_id="jobs_list",
-        parameters=[JobFilter],
+        parameters=filter_parameters(JobFilter),
         responses={200: io.JobOutputSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request) -> Response:
@@ -158,21 +158,25 @@ class _JobEnabledApi(ApiView):
         return _job_response(job)
 
 
-@extend_schema(
-    operation_id="jobs_disable",
-    request=None,
-    parameters=[_job_param("job_ref")],
-    responses={200: io.JobOutputSerializer, **ERRORS},
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="jobs_disable",
+        request=None,
+        parameters=[_job_param("job_ref")],
+        responses={200: io.JobOutputSerializer, **ERRORS},
+    )
 )
 class JobDisableApi(_JobEnabledApi):
     enabled = False
 
 
-@extend_schema(
-    operation_id="jobs_enable",
-    request=None,
-    parameters=[_job_param("job_ref")],
-    responses={200: io.JobOutputSerializer, **ERRORS},
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="jobs_enable",
+        request=None,
+        parameters=[_job_param("job_ref")],
+        responses={200: io.JobOutputSerializer, **ERRORS},
+    )
 )
 class JobEnableApi(_JobEnabledApi):
     enabled = True
@@ -229,7 +233,7 @@ class JobRunListApi(ApiView):
 
     @extend_schema(
         operation_id="jobs_runs_list",
-        parameters=[_job_param("job_ref"), RunFilter],
+        parameters=[_job_param("job_ref"), *filter_parameters(RunFilter)],
         responses={200: io.RunOutputSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request, job_ref: str) -> Response:
@@ -297,7 +301,7 @@ class RunListApi(ApiView):
 
     @extend_schema(
         operation_id="runs_list",
-        parameters=[RunFilter],
+        parameters=filter_parameters(RunFilter),
         responses={200: io.RunOutputSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request) -> Response:

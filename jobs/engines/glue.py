@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from diep_portal.aws.glue import glue_batch_stop_job_run, glue_start_job_run
 from diep_portal.exceptions import PermanentAwsError
-
 from jobs.engines.base import EngineStart
 
 if TYPE_CHECKING:

@@ -2,10 +2,7 @@
 
 from django.db import migrations
 
-VIEW = ["view_job", "view_jobversion", "view_jobrun", "view_runevent"]
-OPERATE = [*VIEW, "add_job", "change_job", "fire_job", "stop_run", "retry_run"]
-ADMIN = [*OPERATE, "delete_job"]
-ROLES = {"viewer": VIEW, "operator": OPERATE, "admin": ADMIN}
+from jobs.roles import ROLES, ensure_roles
 
 
 def create_roles(apps, schema_editor):
@@ -16,14 +13,7 @@ def create_roles(apps, schema_editor):
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, codenames in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.add(
-            *Permission.objects.filter(content_type__app_label="jobs", codename__in=codenames)
-        )
+    ensure_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
 def remove_roles(apps, schema_editor):

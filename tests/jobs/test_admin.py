@@ -157,6 +157,7 @@ def test_fire_with_parameters_form_validates_schema(
     assert good.status_code == 302
     run = JobRun.objects.get()
     assert run.parameters == {"region": "us", "batch_size": "5"}
+    assert run.requested_by is not None
     assert run.requested_by.username == "otto"
 
 
@@ -194,7 +195,9 @@ def test_run_admin_read_only_with_stop_and_retry(
     browser.post(url, {"action": "retry_runs", "_selected_action": [run.pk]})
     retry = JobRun.objects.get(retry_of=run)
     assert retry.attempt == 2
-    assert retry.events.get().actor.username == "otto"
+    actor = retry.events.get().actor
+    assert actor is not None
+    assert actor.username == "otto"
 
 
 def test_version_admin_is_read_only(admin_user: Any, make_job: Any) -> None:

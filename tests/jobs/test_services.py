@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+
 from diep_portal.aws.session import get_client
 from diep_portal.exceptions import Conflict, TransientAwsError
-
 from jobs import services
 from jobs.models import JobRun, RunEvent, RunState
 

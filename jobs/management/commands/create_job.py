@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from diep_portal.exceptions import ApplicationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from diep_portal.exceptions import ApplicationError
 from jobs import services
 from jobs.specs import JobSpecSerializer
 
@@ -35,7 +36,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         source = options["file"]
         try:
-            text = self.stdin.read() if source == "-" else Path(source).read_text()
+            text = sys.stdin.read() if source == "-" else Path(source).read_text()
             body = json.loads(text)
         except (OSError, json.JSONDecodeError) as exc:
             raise CommandError(f"Cannot read a JSON job from {source}: {exc}") from exc

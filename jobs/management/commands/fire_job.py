@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from diep_portal.exceptions import ApplicationError
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from diep_portal.exceptions import ApplicationError
 from jobs import selectors, services
 from jobs.management.commands.create_job import format_errors
 from jobs.models import TERMINAL_STATES, RunState, Trigger

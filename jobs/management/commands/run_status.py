@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from diep_portal.exceptions import ApplicationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from diep_portal.exceptions import ApplicationError
 from jobs import selectors
 from jobs.api.serializers import RunDetailOutputSerializer
 
