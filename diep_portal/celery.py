@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from celery import Celery
+from kombu import Exchange
 from kombu import Queue as KombuQueue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "diep_portal.settings")
@@ -21,7 +22,9 @@ class Queue(StrEnum):
 
 app = Celery("diep_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [KombuQueue(queue.value) for queue in Queue]
+app.conf.task_queues = [
+    KombuQueue(queue.value, Exchange(queue.value), routing_key=queue.value) for queue in Queue
+]
 app.conf.task_default_queue = Queue.RUNS.value
 app.conf.task_routes = {
     "jobs.run_start": {"queue": Queue.RUNS.value},
@@ -33,7 +36,7 @@ app.autodiscover_tasks()
 def _ensure_filesystem_broker_folders() -> None:
     # The filesystem transport fails on missing folders instead of creating them.
     options = app.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         folder = options.get(key)
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)

@@ -104,6 +104,24 @@ def test_create_job_not_json_object_is_400(api: APIClient) -> None:
     assert response.status_code == 400
 
 
+def test_hostile_bodies_are_400_not_500(api: APIClient) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    response = api.post("/create_job/", deep, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+    huge = job_body(description="x" * 20_000)
+    assert create(api, **huge).status_code == 400
+    bomb: dict[str, Any] = {}
+    node = bomb
+    for _ in range(300):
+        node["op"] = "not"
+        node["args"] = [{}]
+        node = node["args"][0]
+    response = create(api, transform={"filter": bomb})
+    assert response.status_code == 400
+    assert "transform" in response.json()["fields"]
+
+
 def test_create_job_duplicate_name_is_409(api: APIClient) -> None:
     assert create(api).status_code == 201
     response = create(api)
