@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Tests use the machine's PostgreSQL and Redis (DB 14, kept apart from anything else).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/diep
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/14
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2
 
 .PHONY: setup test lint bench run migrate clean
 

@@ -78,6 +78,10 @@ class Job(models.Model):
     max_retries = models.PositiveIntegerField(default=0)
 
     version = models.PositiveIntegerField(default=1)
+    # The snapshot of `version`, kept at hand so firing needs no lookup.
+    current_version = models.ForeignKey(
+        "JobVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(

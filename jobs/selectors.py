@@ -60,6 +60,15 @@ def job_slot_count(job: Job) -> int:
     return JobRun.objects.filter(job=job, state__in=SLOT_STATES).count()
 
 
+def job_admission_counts(job: Job) -> tuple[int, int]:
+    """(runs holding a slot, runs QUEUED) for the job, in one query."""
+    counts = JobRun.objects.filter(job=job, state__in=[*SLOT_STATES, RunState.QUEUED]).aggregate(
+        slots=Count("id", filter=Q(state__in=SLOT_STATES)),
+        queued=Count("id", filter=Q(state=RunState.QUEUED)),
+    )
+    return counts["slots"], counts["queued"]
+
+
 def job_queued_runs(job: Job) -> QuerySet[JobRun]:
     """The job's QUEUED runs, oldest first (FIFO admission)."""
     return JobRun.objects.filter(job=job, state=RunState.QUEUED).order_by("queued_at", "id")

@@ -73,13 +73,16 @@ def _user_or_none(user: User) -> AuthUser | None:
 
 
 def _snapshot(*, job: Job, user: User, source: str) -> JobVersion:
-    return JobVersion.objects.create(
+    version = JobVersion.objects.create(
         job=job,
         version=job.version,
         config=job_to_spec(job),
         changed_by=_user_or_none(user),
         change_source=source,
     )
+    job.current_version = version
+    Job.objects.filter(pk=job.pk).update(current_version=version)
+    return version
 
 
 @transaction.atomic
@@ -143,6 +146,18 @@ def job_set_enabled(*, job: Job, enabled: bool, user: User, source: str) -> Job:
 
 
 # ------------------------------------------------------------------ firing
+
+
+FIRE_FIELDS = (
+    "job_id",
+    "name",
+    "enabled",
+    "engine",
+    "parameters",
+    "parameters_schema",
+    "max_concurrent_runs",
+    "current_version",
+)
 
 
 @dataclass(frozen=True)
@@ -224,18 +239,18 @@ def job_fire(
                 )
             return FireResult(run=existing, created=False)
 
-    locked = Job.objects.select_for_update().get(pk=job.pk)
+    # The row lock serialises admission per job; only what firing reads is fetched.
+    locked = Job.objects.select_for_update().only(*FIRE_FIELDS).get(pk=job.pk)
     if not locked.enabled:
         raise Conflict(f"Job {locked.name!r} is disabled.")
     merged = {**locked.parameters, **overrides}
     if errors := validators.schema_errors(locked.parameters_schema, merged):
         raise ValidationFailed.from_fields({"parameters": errors})
-    version = selectors.job_version_get(locked, locked.version)
     run_id = uuid.uuid4()
     run = _admit_run(
         job=locked,
         run_id=run_id,
-        job_version=version,
+        job_version_id=locked.current_version_id,
         trigger=trigger,
         requested_by=_user_or_none(user),
         idempotency_key=idempotency_key or None,
@@ -251,21 +266,20 @@ def job_fire(
 def _admit_run(*, job: Job, actor: AuthUser | None, source: str, **fields: Any) -> JobRun:
     """Create a run as PENDING if the job has a free slot (and nobody queued before it),
     else QUEUED. The caller holds the job row lock."""
-    has_slot = (
-        selectors.job_slot_count(job) < job.max_concurrent_runs
-        and not selectors.job_queued_runs(job).exists()
-    )
+    slots, queued = selectors.job_admission_counts(job)
+    has_slot = slots < job.max_concurrent_runs and not queued
     state = RunState.PENDING if has_slot else RunState.QUEUED
-    try:
-        with transaction.atomic():
-            run = JobRun.objects.create(job=job, engine=job.engine, state=state, **fields)
-    except IntegrityError:
-        # Same idempotency key committed between our check and insert (SQLite path).
-        key = fields.get("idempotency_key")
-        existing = JobRun.objects.filter(job=job, idempotency_key=key).first() if key else None
-        if existing is None:
-            raise
-        raise Conflict("A request with this Idempotency-Key was just processed; retry.") from None
+    if not fields.get("idempotency_key"):
+        run = JobRun.objects.create(job=job, engine=job.engine, state=state, **fields)
+    else:
+        try:
+            with transaction.atomic():
+                run = JobRun.objects.create(job=job, engine=job.engine, state=state, **fields)
+        except IntegrityError:
+            # The same key committed between our check and this insert (SQLite path).
+            raise Conflict(
+                "A request with this Idempotency-Key was just processed; retry."
+            ) from None
     message = "" if has_slot else f"waiting for one of {job.max_concurrent_runs} slot(s)"
     RunEvent.objects.create(
         run=run, from_state="", to_state=state, source=source, actor=actor, message=message

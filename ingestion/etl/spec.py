@@ -93,9 +93,10 @@ _UNSAFE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 # checks → item → columns → type) is 4 levels down; the margin keeps messages about the
 # actual mistake coming from the schema rather than from this guard.
 _MAX_PLAIN_DEPTH: Final = 8
-# JSON levels a legal filter can use: each expression is an object holding an args list
-# (2 levels), plus a leaf and the items of an "in" list.
-_MAX_FILTER_JSON_DEPTH: Final = 2 * MAX_FILTER_DEPTH + 2
+# A legal filter uses at most 2 JSON levels per expression (an object holding an args list)
+# plus a leaf and the items of an "in" list. This guard only keeps recursive code safe;
+# the margin leaves the exact limit, and its message, to _check_filter.
+_MAX_FILTER_JSON_DEPTH: Final = 2 * MAX_FILTER_DEPTH + 8
 
 Path = tuple[str | int, ...]
 
@@ -125,9 +126,10 @@ class _Errors:
     def raise_if_any(self) -> None:
         if not self.by_path:
             return
-        paths = list(self.by_path)
+        # Root problems first (unknown keys, size): they often explain the rest.
+        paths = sorted(self.by_path, key=lambda path: path != "")
         if len(paths) <= MAX_REPORTED_ERRORS:
-            raise SpecError(self.by_path)
+            raise SpecError({path: self.by_path[path] for path in paths})
         kept = {path: self.by_path[path] for path in paths[:MAX_REPORTED_ERRORS]}
         kept.setdefault("", []).append(
             f"{len(paths) - MAX_REPORTED_ERRORS} more invalid place(s) not shown."
@@ -461,19 +463,27 @@ def _json_type(value: object) -> str:
 def _schema_messages(error: jsonschema.ValidationError) -> list[tuple[str, str]]:
     """(path, message) pairs for one jsonschema error, worded for people, not Python."""
     where: Path = tuple(error.absolute_path)
-    keyword, expected, value = error.validator, error.validator_value, error.instance
+    # jsonschema types these as unions with its "unset" sentinel; for an error yielded by
+    # iter_errors they are always set.
+    keyword: Any = error.validator
+    expected: Any = error.validator_value
+    value: Any = error.instance
+    schema: Any = error.schema
     if keyword == "required" and isinstance(value, dict):
         return [
             (_path((*where, key)), "This key is required.") for key in expected if key not in value
         ]
     if keyword == "additionalProperties" and isinstance(value, dict):
-        allowed = list(error.schema.get("properties", {}))
+        allowed = list(schema.get("properties", {}))
         unknown = ", ".join(_show(key) for key in value if key not in allowed)
         message = f"Unknown key(s) {unknown}; allowed: {', '.join(allowed) or 'none'}."
         return [(_path(where), message)]
     if keyword == "type":
         types = [expected] if isinstance(expected, str) else list(expected)
-        wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in types)
+        if set(types) == set(_SCALAR["type"]):
+            wanted = "a string, number, boolean or null"
+        else:
+            wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in types)
         message = f"Expected {wanted}, got {_json_type(value)}."
     elif keyword == "enum":
         message = f"{_show(value)} is not accepted; use one of: {', '.join(map(_show, expected))}."
@@ -484,7 +494,7 @@ def _schema_messages(error: jsonschema.ValidationError) -> list[tuple[str, str]]
             message = "Cannot be empty."
         else:
             bound = "at least" if keyword == "minLength" else "at most"
-            message = f"Must have {bound} {expected} characters (has {len(value)})."
+            message = f"Must have {bound} {expected} character(s) (has {len(value)})."
     elif keyword in {"minItems", "maxItems", "minProperties", "maxProperties"}:
         bound = "at least" if keyword.startswith("min") else "at most"
         noun = "item(s)" if keyword.endswith("Items") else "entry(ies)"
@@ -494,7 +504,7 @@ def _schema_messages(error: jsonschema.ValidationError) -> list[tuple[str, str]]
     elif keyword == "uniqueItems":
         message = f"Items must be unique; {_show(_first_repeated(value))} is repeated."
     elif keyword == "pattern":
-        message = str(error.schema.get("description") or f"Must match {expected}.")
+        message = str(schema.get("description") or f"Must match {expected}.")
     else:  # a keyword added to the schema without a wording here
         message = f"Invalid value ({keyword})."
     return [(_path(where), message)]
@@ -901,9 +911,11 @@ def _validate_options(
         raise SpecError({"": [f"Options are a JSON object, got {_json_type(options)}."]})
     # Options are flat (at most a list of strings). The guard runs first because jsonschema's
     # uniqueItems compares nested lists recursively.
-    if problem := _json_problem(options, (), 3, "Nested too deeply.", [MAX_SPEC_BYTES]):
-        path, message = problem
-        raise SpecError({path: [message.replace("transform spec", "options")]})
+    budget = [MAX_SPEC_BYTES]
+    for key, value in options.items():
+        if guard := _json_problem(value, (key,), 2, "Nested too deeply.", budget):
+            path, message = guard
+            raise SpecError({path: [message.replace("transform spec", "options")]})
     errors = _Errors()
     for key in options:
         if (fmt, key) in _HINTS:
