@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from diep_portal.exceptions import NotFound
 from jobs.models import SLOT_STATES, TERMINAL_STATES, Job, JobRun, JobVersion, RunState
 
 
-def job_get(ref: str | uuid.UUID) -> Job:
-    """A job by its public UUID or its name; NotFound otherwise."""
-    query = Job.objects.all()
+def job_get(ref: str | uuid.UUID, *, fields: Iterable[str] = ()) -> Job:
+    """A job by its public UUID or its name; NotFound otherwise.
+
+    `fields` limits the columns loaded, for hot paths that need a few.
+    """
+    query = Job.objects.only(*fields) if fields else Job.objects.all()
     try:
         job_uuid = ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref))
     except ValueError:
@@ -60,13 +65,26 @@ def job_slot_count(job: Job) -> int:
     return JobRun.objects.filter(job=job, state__in=SLOT_STATES).count()
 
 
-def job_admission_counts(job: Job) -> tuple[int, int]:
-    """(runs holding a slot, runs QUEUED) for the job, in one query."""
-    counts = JobRun.objects.filter(job=job, state__in=[*SLOT_STATES, RunState.QUEUED]).aggregate(
-        slots=Count("id", filter=Q(state__in=SLOT_STATES)),
-        queued=Count("id", filter=Q(state=RunState.QUEUED)),
+def job_has_free_slot(job: Job) -> bool:
+    """Whether a new run of `job` may start now: fewer than max_concurrent_runs hold a
+    slot and nobody is QUEUED ahead of it (FIFO).
+
+    One round trip whose cost is bounded by max_concurrent_runs however long the backlog
+    grows: the slot count stops at the limit and the queue check at its first row.
+    """
+    table = JobRun._meta.db_table
+    slot_states = sorted(SLOT_STATES)
+    placeholders = ", ".join(["%s"] * len(slot_states))
+    sql = (
+        f"SELECT (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE job_id = %s "  # noqa: S608
+        f"AND state IN ({placeholders}) LIMIT %s) AS holding) < %s "
+        f"AND NOT EXISTS (SELECT 1 FROM {table} WHERE job_id = %s AND state = %s)"
     )
-    return counts["slots"], counts["queued"]
+    limit = job.max_concurrent_runs
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [job.pk, *slot_states, limit, limit, job.pk, RunState.QUEUED])
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 def job_queued_runs(job: Job) -> QuerySet[JobRun]:

@@ -266,8 +266,7 @@ def job_fire(
 def _admit_run(*, job: Job, actor: AuthUser | None, source: str, **fields: Any) -> JobRun:
     """Create a run as PENDING if the job has a free slot (and nobody queued before it),
     else QUEUED. The caller holds the job row lock."""
-    slots, queued = selectors.job_admission_counts(job)
-    has_slot = slots < job.max_concurrent_runs and not queued
+    has_slot = selectors.job_has_free_slot(job)
     state = RunState.PENDING if has_slot else RunState.QUEUED
     if not fields.get("idempotency_key"):
         run = JobRun.objects.create(job=job, engine=job.engine, state=state, **fields)

@@ -279,7 +279,7 @@ class JobFireApi(ApiView):
                 {"Idempotency-Key": ["1 to 255 printable ASCII characters without spaces."]}
             )
         result = services.job_fire(
-            job=selectors.job_get(job_ref),
+            job=selectors.job_get(job_ref, fields=services.FIRE_FIELDS),
             parameters=body.validated_data["parameters"],
             trigger=Trigger.API,
             user=request.user,
