@@ -186,9 +186,10 @@ def open_loop(make: Request, rate: float, seconds: float) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=8.0, help="per concurrency level")
+    parser.add_argument("--seconds", type=float, default=12.0, help="per level and endpoint")
     parser.add_argument("--levels", default="1,4,16,32")
     parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--rounds", type=int, default=3, help="alternations per level")
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", "")
@@ -231,8 +232,16 @@ def main() -> None:
         )
         ratios = []
         for level in (int(x) for x in args.levels.split(",")):
-            fire_rps, fire_lat = closed_loop(fire, level, args.seconds)
-            bare_rps, bare_lat = closed_loop(bare, level, args.seconds)
+            # Alternate the two in short rounds so drift in the machine's speed (a shared
+            # VM) lands on both sides of the ratio alike.
+            fire_rounds, bare_rounds = [], []
+            for _ in range(args.rounds):
+                fire_rounds.append(closed_loop(fire, level, args.seconds / args.rounds))
+                bare_rounds.append(closed_loop(bare, level, args.seconds / args.rounds))
+            fire_rps = statistics.median(rps for rps, _ in fire_rounds)
+            bare_rps = statistics.median(rps for rps, _ in bare_rounds)
+            fire_lat = [sample for _, samples in fire_rounds for sample in samples]
+            bare_lat = [sample for _, samples in bare_rounds for sample in samples]
             ratios.append(fire_rps / bare_rps)
             print(
                 f"{level:>5} {fire_rps:>11.1f} {percentile(fire_lat, 50):>6.1f}ms "
