@@ -29,6 +29,9 @@ app.conf.task_default_queue = Queue.RUNS.value
 app.conf.task_routes = {
     "jobs.run_start": {"queue": Queue.RUNS.value},
     "jobs.run_stop": {"queue": Queue.RUNS.value},
+    "jobs.poll_glue_runs": {"queue": Queue.MAINTENANCE.value},
+    "jobs.admit_queued_runs": {"queue": Queue.MAINTENANCE.value},
+    "jobs.recover_stale_starts": {"queue": Queue.MAINTENANCE.value},
 }
 app.autodiscover_tasks()
 

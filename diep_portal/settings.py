@@ -249,6 +249,18 @@ if AWS_RETRY_MODE not in {"standard", "adaptive", "legacy"}:
 
 # ---------------------------------------------------------------- DIEP
 DIEP_DEFAULT_GLUE_JOB_NAME = env.str("DIEP_DEFAULT_GLUE_JOB_NAME", default="diep-ingest")
+# Glue run tracking: pages of GetJobRuns (200 runs each) a poll or an adoption scan reads.
+DIEP_GLUE_POLL_MAX_PAGES = env.int("DIEP_GLUE_POLL_MAX_PAGES", default=5)
+DIEP_GLUE_ADOPT_MAX_PAGES = env.int("DIEP_GLUE_ADOPT_MAX_PAGES", default=3)
+# A STARTING run with no engine id for this long lost its worker mid-start.
+DIEP_STALE_START_SECONDS = env.int("DIEP_STALE_START_SECONDS", default=120)
+# Backoff when Glue's concurrency limit refuses a start, and between automatic retries.
+DIEP_ADMISSION_BACKOFF_SECONDS = env.int("DIEP_ADMISSION_BACKOFF_SECONDS", default=15)
+DIEP_ADMISSION_BACKOFF_MAX_SECONDS = env.int("DIEP_ADMISSION_BACKOFF_MAX_SECONDS", default=600)
+DIEP_RETRY_BACKOFF_SECONDS = env.int("DIEP_RETRY_BACKOFF_SECONDS", default=60)
+DIEP_RETRY_BACKOFF_MAX_SECONDS = env.int("DIEP_RETRY_BACKOFF_MAX_SECONDS", default=3600)
+# Grace past a job's timeout before DIEP stops a run Glue has not ended itself.
+DIEP_TIMEOUT_GRACE_SECONDS = env.int("DIEP_TIMEOUT_GRACE_SECONDS", default=300)
 # Upper bound on how long `fire_job --wait` and the e2e helpers follow a run.
 DIEP_RUN_WAIT_TIMEOUT_SECONDS = env.int("DIEP_RUN_WAIT_TIMEOUT_SECONDS", default=3600)
 

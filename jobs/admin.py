@@ -74,6 +74,7 @@ SPEC_FIELD_PATHS: dict[str, tuple[str, ...]] = {
     "max_concurrent_runs": ("max_concurrent_runs",),
     "timeout_minutes": ("timeout_minutes",),
     "max_retries": ("max_retries",),
+    "capacity": ("capacity",),
 }
 TRIGGER_FIELDS = [name for name, spec_path in SPEC_FIELD_PATHS.items() if spec_path[0] == "trigger"]
 
@@ -116,6 +117,7 @@ class JobAdminForm(forms.ModelForm):
                 "parameters",
                 "parameters_schema",
                 "destination_partition_by",
+                "capacity",
             )
         }
 
@@ -129,7 +131,8 @@ class JobAdminForm(forms.ModelForm):
             for part in spec_path[:-1]:
                 target = target.setdefault(part, {})
             value = data[field]
-            target[spec_path[-1]] = value if value is not None else ""
+            if value is not None:  # an empty optional field takes the spec's default
+                target[spec_path[-1]] = value
         if data.get("trigger_bucket"):
             spec["trigger"] = {
                 spec_path[1]: data[field]
@@ -252,7 +255,10 @@ class JobAdmin(admin.ModelAdmin):
         ("Transform and parameters", {"fields": ["transform", "parameters", "parameters_schema"]}),
         ("Schedule", {"fields": ["schedule", "timezone"]}),
         ("Event trigger", {"classes": ["collapse"], "fields": tuple(TRIGGER_FIELDS)}),
-        ("Limits", {"fields": ["max_concurrent_runs", "timeout_minutes", "max_retries"]}),
+        (
+            "Limits and capacity",
+            {"fields": ["max_concurrent_runs", "timeout_minutes", "max_retries", "capacity"]},
+        ),
         (
             "History",
             {

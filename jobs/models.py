@@ -76,6 +76,9 @@ class Job(models.Model):
     max_concurrent_runs = models.PositiveIntegerField(default=1)
     timeout_minutes = models.PositiveIntegerField(default=60)
     max_retries = models.PositiveIntegerField(default=0)
+    # Glue capacity (worker type and count or max capacity, auto scaling, execution
+    # class) and the limits a fire-time override must stay within; see jobs.capacity.
+    capacity = models.JSONField(default=dict, blank=True)
 
     version = models.PositiveIntegerField(default=1)
     # The snapshot of `version`, kept at hand so firing needs no lookup.
@@ -184,10 +187,22 @@ class JobRun(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
     queued_at = models.DateTimeField(auto_now_add=True)
+    # A QUEUED run waits at least until then (retry backoff, Glue concurrency backoff).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    start_attempts = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Bumped on every change that is mirrored out, so a stale copy never overwrites a newer.
+    revision = models.PositiveIntegerField(default=1)
+    capacity = models.JSONField(default=dict, blank=True)
+    glue_state = models.CharField(max_length=16, blank=True, default="")
+    # Why DIEP asked the engine to stop the run: "user" or "timeout" (ends as TIMEOUT).
+    stop_reason = models.CharField(max_length=16, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
+    execution_seconds = models.PositiveIntegerField(null=True, blank=True)
+    dpu_seconds = models.FloatField(null=True, blank=True)
+    logs_url = models.URLField(max_length=1000, blank=True, default="")
     metrics = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -204,6 +219,11 @@ class JobRun(models.Model):
             models.Index(fields=["job", "state", "queued_at"], name="jobrun_job_state_idx"),
             models.Index(fields=["state", "queued_at"], name="jobrun_state_idx"),
             models.Index(fields=["queued_at"], name="jobrun_queued_at_idx"),
+            models.Index(
+                fields=["external_run_id"],
+                name="jobrun_external_run_idx",
+                condition=~Q(external_run_id=""),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from diep_portal.exceptions import NotFound
 from jobs.models import SLOT_STATES, TERMINAL_STATES, Job, JobRun, JobVersion, RunState
@@ -67,7 +68,7 @@ def job_slot_count(job: Job) -> int:
 
 def job_has_free_slot(job: Job) -> bool:
     """Whether a new run of `job` may start now: fewer than max_concurrent_runs hold a
-    slot and nobody is QUEUED ahead of it (FIFO).
+    slot and no run that is due is QUEUED ahead of it (FIFO; runs in backoff don't block).
 
     One round trip whose cost is bounded by max_concurrent_runs however long the backlog
     grows: the slot count stops at the limit and the queue check at its first row.
@@ -78,18 +79,37 @@ def job_has_free_slot(job: Job) -> bool:
     sql = (
         f"SELECT (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE job_id = %s "  # noqa: S608
         f"AND state IN ({placeholders}) LIMIT %s) AS holding) < %s "
-        f"AND NOT EXISTS (SELECT 1 FROM {table} WHERE job_id = %s AND state = %s)"
+        f"AND NOT EXISTS (SELECT 1 FROM {table} WHERE job_id = %s AND state = %s "
+        f"AND (next_attempt_at IS NULL OR next_attempt_at <= %s))"
     )
     limit = job.max_concurrent_runs
     with connection.cursor() as cursor:
-        cursor.execute(sql, [job.pk, *slot_states, limit, limit, job.pk, RunState.QUEUED])
+        cursor.execute(
+            sql,
+            [job.pk, *slot_states, limit, limit, job.pk, RunState.QUEUED, timezone.now()],
+        )
         row = cursor.fetchone()
     return bool(row and row[0])
 
 
-def job_queued_runs(job: Job) -> QuerySet[JobRun]:
-    """The job's QUEUED runs, oldest first (FIFO admission)."""
-    return JobRun.objects.filter(job=job, state=RunState.QUEUED).order_by("queued_at", "id")
+def _due() -> Q:
+    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())
+
+
+def job_due_queued_runs(job: Job) -> QuerySet[JobRun]:
+    """The job's QUEUED runs that may start now (backoff over), oldest first (FIFO)."""
+    return (
+        JobRun.objects.filter(job=job, state=RunState.QUEUED)
+        .filter(_due())
+        .order_by("queued_at", "id")
+    )
+
+
+def jobs_with_due_queued_runs() -> QuerySet[Job]:
+    """Jobs holding QUEUED runs whose backoff is over: candidates for admission."""
+    return Job.objects.filter(
+        pk__in=JobRun.objects.filter(state=RunState.QUEUED).filter(_due()).values("job_id")
+    )
 
 
 def run_events(run: JobRun) -> QuerySet[Any]:

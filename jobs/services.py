@@ -13,14 +13,18 @@ import uuid
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.auth.models import User as AuthUser
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from diep_portal.exceptions import (
+    ConcurrencyLimitExceeded,
     Conflict,
     PermanentAwsError,
     TransientAwsError,
@@ -28,6 +32,7 @@ from diep_portal.exceptions import (
     ValidationFailed,
 )
 from jobs import selectors, validators
+from jobs.capacity import CapacityError, resolve_capacity
 from jobs.engines.base import EngineUnavailable, get_engine
 from jobs.models import (
     RETRYABLE_STATES,
@@ -130,7 +135,7 @@ def job_update(*, job: Job, spec: Mapping[str, Any], user: User, source: str) ->
         raise Conflict(f"A job named {fields['name']!r} already exists.") from exc
     _snapshot(job=locked, user=user, source=source)
     if locked.max_concurrent_runs > previous_slots:
-        _admit_queued_runs(job=locked)
+        admit_queued_runs(job=locked)
     logger.info(
         "job.updated",
         extra={"job_id": str(locked.job_id), "job_name": locked.name, "version": locked.version},
@@ -157,6 +162,7 @@ FIRE_FIELDS = (
     "parameters_schema",
     "max_concurrent_runs",
     "current_version",
+    "capacity",
 )
 
 
@@ -166,9 +172,10 @@ class FireResult:
     created: bool
 
 
-def request_fingerprint(parameters: Mapping[str, Any]) -> str:
+def request_fingerprint(parameters: Mapping[str, Any], capacity: Mapping[str, Any]) -> str:
     """Identity of a fire request's body, to tell a replay from a different request."""
-    canonical = json.dumps({"parameters": parameters}, sort_keys=True, separators=(",", ":"))
+    body = {"parameters": parameters, "capacity": capacity}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -217,8 +224,9 @@ def job_fire(
     trigger: str,
     user: User = None,
     idempotency_key: str | None = None,
+    capacity_override: Mapping[str, Any] | None = None,
 ) -> FireResult:
-    """Request a run of `job` with fire-time parameter overrides.
+    """Request a run of `job` with fire-time parameter (and capacity) overrides.
 
     The run is created in one transaction and `jobs.run_start` is enqueued after the
     commit. With an idempotency key, a replay returns the first run (created=False);
@@ -227,7 +235,7 @@ def job_fire(
     max_concurrent_runs the run waits in QUEUED and starts in FIFO order.
     """
     overrides = _check_parameters(job, parameters or {})
-    fingerprint = request_fingerprint(overrides)
+    fingerprint = request_fingerprint(overrides, capacity_override or {})
     if idempotency_key:
         if not _try_idempotency_lock(job, idempotency_key):
             raise Conflict("A request with this Idempotency-Key is still being processed.")
@@ -246,6 +254,10 @@ def job_fire(
     merged = {**locked.parameters, **overrides}
     if errors := validators.schema_errors(locked.parameters_schema, merged):
         raise ValidationFailed.from_fields({"parameters": errors})
+    try:
+        run_capacity = resolve_capacity(locked.capacity, capacity_override)
+    except CapacityError as exc:
+        raise ValidationFailed.from_fields({"capacity": exc.errors}) from exc
     run_id = uuid.uuid4()
     run = _admit_run(
         job=locked,
@@ -256,6 +268,7 @@ def job_fire(
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint,
         parameters=merged,
+        capacity=run_capacity,
         arguments=render_arguments(job=locked, run_id=run_id, parameters=merged),
         actor=_user_or_none(user),
         source=trigger,
@@ -263,11 +276,20 @@ def job_fire(
     return FireResult(run=run, created=True)
 
 
-def _admit_run(*, job: Job, actor: AuthUser | None, source: str, **fields: Any) -> JobRun:
-    """Create a run as PENDING if the job has a free slot (and nobody queued before it),
-    else QUEUED. The caller holds the job row lock."""
-    has_slot = selectors.job_has_free_slot(job)
+def _admit_run(
+    *,
+    job: Job,
+    actor: AuthUser | None,
+    source: str,
+    not_before: datetime | None = None,
+    **fields: Any,
+) -> JobRun:
+    """Create a run as PENDING if the job has a free slot (and nobody due is queued before
+    it), else QUEUED; with `not_before`, QUEUED until then. The caller holds the job lock."""
+    has_slot = not_before is None and selectors.job_has_free_slot(job)
     state = RunState.PENDING if has_slot else RunState.QUEUED
+    if not_before is not None:
+        fields["next_attempt_at"] = not_before
     if not fields.get("idempotency_key"):
         run = JobRun.objects.create(job=job, engine=job.engine, state=state, **fields)
     else:
@@ -279,12 +301,17 @@ def _admit_run(*, job: Job, actor: AuthUser | None, source: str, **fields: Any) 
             raise Conflict(
                 "A request with this Idempotency-Key was just processed; retry."
             ) from None
-    message = "" if has_slot else f"waiting for one of {job.max_concurrent_runs} slot(s)"
+    if has_slot:
+        message = ""
+    elif not_before is not None:
+        message = f"waiting until {not_before:%Y-%m-%d %H:%M:%S} UTC"
+    else:
+        message = f"waiting for one of {job.max_concurrent_runs} slot(s)"
     RunEvent.objects.create(
         run=run, from_state="", to_state=state, source=source, actor=actor, message=message
     )
     if state == RunState.PENDING:
-        _enqueue_start(run)
+        enqueue_start(run)
     logger.info(
         "run.requested",
         extra={"job_id": str(job.job_id), "run_id": str(run.run_id), "state": state},
@@ -292,20 +319,20 @@ def _admit_run(*, job: Job, actor: AuthUser | None, source: str, **fields: Any) 
     return run
 
 
-def _enqueue_start(run: JobRun) -> None:
+def enqueue_start(run: JobRun) -> None:
     from jobs.tasks import run_start as run_start_task
 
     run_id = str(run.run_id)
     transaction.on_commit(lambda: run_start_task.delay(run_id))
 
 
-def _admit_queued_runs(*, job: Job) -> list[JobRun]:
+def admit_queued_runs(*, job: Job) -> list[JobRun]:
     """Promote the oldest QUEUED runs into free slots. The caller holds the job row lock."""
     free = job.max_concurrent_runs - selectors.job_slot_count(job)
     promoted = []
-    for run in selectors.job_queued_runs(job)[: max(free, 0)]:
-        if _transition(run=run, to=RunState.PENDING, source="scheduler", message="slot freed"):
-            _enqueue_start(run)
+    for run in selectors.job_due_queued_runs(job)[: max(free, 0)]:
+        if transition_run(run=run, to=RunState.PENDING, source="scheduler", message="slot freed"):
+            enqueue_start(run)
             promoted.append(run)
     return promoted
 
@@ -313,7 +340,7 @@ def _admit_queued_runs(*, job: Job) -> list[JobRun]:
 # ------------------------------------------------------------------ transitions
 
 
-def _transition(
+def transition_run(
     *,
     run: JobRun,
     to: str,
@@ -333,15 +360,21 @@ def _transition(
         allowed_from &= set(from_states)
     now = timezone.now()
     with transaction.atomic():
-        current = (
+        row = (
             JobRun.objects.select_for_update()
             .filter(pk=run.pk, state__in=allowed_from)
-            .values_list("state", flat=True)
+            .values_list("state", "revision")
             .first()
         )
-        if current is None:
+        if row is None:
             return False
-        updates: dict[str, Any] = {"state": to, "updated_at": now, **fields}
+        current, revision = row
+        updates: dict[str, Any] = {
+            "state": to,
+            "updated_at": now,
+            "revision": revision + 1,
+            **fields,
+        }
         if to in TERMINAL_STATES:
             updates.setdefault("finished_at", now)
         JobRun.objects.filter(pk=run.pk).update(**updates)
@@ -352,7 +385,7 @@ def _transition(
             setattr(run, name, value)
         if to in TERMINAL_STATES and current in SLOT_STATES | {RunState.QUEUED}:
             job = Job.objects.select_for_update().get(pk=run.job_id)
-            _admit_queued_runs(job=job)
+            admit_queued_runs(job=job)
     logger.info(
         "run.transition",
         extra={
@@ -366,38 +399,60 @@ def _transition(
     return True
 
 
+def _start_backoff(attempt: int) -> timedelta:
+    base, cap = settings.DIEP_ADMISSION_BACKOFF_SECONDS, settings.DIEP_ADMISSION_BACKOFF_MAX_SECONDS
+    return timedelta(seconds=min(cap, base * 2 ** max(attempt - 1, 0)))
+
+
 def run_start(*, run_id: str | uuid.UUID, last_attempt: bool) -> None:
     """Claim a PENDING run and hand it to its engine (the `jobs.run_start` task body).
 
     The claim (PENDING → STARTING) happens before any AWS call, so a duplicate task
-    finds nothing to do. A transient AWS error gives the run back to PENDING and
-    re-raises for the task's bounded retry; on the last attempt, or on a permanent
-    error, the run fails with the AWS message.
+    finds nothing to do. A run claimed before (its earlier start may have reached the
+    engine, e.g. a timeout while waiting for StartJobRun's answer) is first looked up
+    in the engine by its run id and adopted rather than started twice. A full Glue
+    concurrency limit puts the run back in QUEUED with backoff, never FAILED. Other
+    transient AWS errors give the run back to PENDING and re-raise for the task's
+    bounded retry; on the last attempt, or on a permanent error, the run fails with
+    the AWS message.
     """
     run = JobRun.objects.select_related("job").filter(run_id=run_id).first()
     if run is None:
         logger.warning("run.start_unknown", extra={"run_id": str(run_id)})
         return
-    if not _transition(
+    claimed_before = run.start_attempts > 0
+    if not transition_run(
         run=run,
         to=RunState.STARTING,
         from_states={RunState.PENDING},
         source="worker",
         started_at=timezone.now(),
+        start_attempts=run.start_attempts + 1,
     ):
         logger.info("run.start_skipped", extra={"run_id": str(run_id), "state": run.state})
         return
     try:
         engine = get_engine(run.engine)
-        started = engine.start(run)
+        started = (engine.find(run) if claimed_before else None) or engine.start(run)
     except EngineUnavailable as exc:
-        _transition(
+        transition_run(
             run=run, to=RunState.ERROR, source="worker", message=str(exc), error_message=str(exc)
+        )
+        return
+    except ConcurrencyLimitExceeded as exc:
+        retry_at = timezone.now() + _start_backoff(run.start_attempts)
+        transition_run(
+            run=run,
+            to=RunState.QUEUED,
+            source="worker",
+            next_attempt_at=retry_at,
+            message=f"engine concurrency limit reached, retrying after "
+            f"{retry_at:%H:%M:%S} UTC: {exc.message}",
         )
         return
     except TransientAwsError as exc:
         if last_attempt:
-            _transition(
+            transition_run(
                 run=run,
                 to=RunState.FAILED,
                 source="worker",
@@ -405,16 +460,19 @@ def run_start(*, run_id: str | uuid.UUID, last_attempt: bool) -> None:
                 error_message=str(exc),
             )
             return
-        _transition(run=run, to=RunState.PENDING, source="worker", message=f"will retry: {exc}")
+        transition_run(run=run, to=RunState.PENDING, source="worker", message=f"will retry: {exc}")
         raise
     except PermanentAwsError as exc:
-        _transition(
+        transition_run(
             run=run, to=RunState.FAILED, source="worker", message=str(exc), error_message=str(exc)
         )
         return
     # Saved before anything else can fail, so the external run is never orphaned.
     JobRun.objects.filter(pk=run.pk).update(
-        external_run_id=started.external_run_id, updated_at=timezone.now()
+        external_run_id=started.external_run_id,
+        logs_url=started.logs_url,
+        revision=F("revision") + 1,
+        updated_at=timezone.now(),
     )
     logger.info(
         "run.started",
@@ -422,6 +480,7 @@ def run_start(*, run_id: str | uuid.UUID, last_attempt: bool) -> None:
             "run_id": str(run.run_id),
             "job_id": str(run.job.job_id),
             "glue_run_id": started.external_run_id,
+            "adopted": started.adopted,
         },
     )
 
@@ -434,7 +493,7 @@ def run_stop(*, run: JobRun, user: User, source: str) -> JobRun:
     engine is asked to stop it after commit. A finished run raises Conflict."""
     actor = _user_or_none(user)
     with transaction.atomic():
-        if _transition(
+        if transition_run(
             run=run,
             to=RunState.STOPPED,
             source=source,
@@ -443,7 +502,7 @@ def run_stop(*, run: JobRun, user: User, source: str) -> JobRun:
             message="stopped before it started",
         ):
             return run
-        if _transition(
+        if transition_run(
             run=run,
             to=RunState.STOPPING,
             source=source,
@@ -476,9 +535,12 @@ def run_stop_engine(*, run_id: str | uuid.UUID) -> None:
     get_engine(run.engine).stop(run)
 
 
-def run_retry(*, run: JobRun, user: User, source: str) -> JobRun:
+def run_retry(
+    *, run: JobRun, user: User, source: str, not_before: datetime | None = None
+) -> JobRun:
     """Start a new attempt of a finished, unsuccessful run with the same version and
-    parameters (`retry_of` links them). Raises Conflict for other states."""
+    parameters (`retry_of` links them), at once or QUEUED until `not_before`.
+    Raises Conflict for other states."""
     if run.state not in RETRYABLE_STATES:
         raise Conflict(
             f"Only failed, timed-out, errored or stopped runs can be retried; "
@@ -495,9 +557,11 @@ def run_retry(*, run: JobRun, user: User, source: str) -> JobRun:
             requested_by=_user_or_none(user),
             request_fingerprint=run.request_fingerprint,
             parameters=run.parameters,
+            capacity=run.capacity,
             arguments=render_arguments(job=job, run_id=run_id, parameters=run.parameters),
             attempt=run.attempt + 1,
             retry_of=run,
+            not_before=not_before,
             actor=_user_or_none(user),
             source=source,
         )

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from ingestion.etl import spec as etl_spec
-from jobs import schedules, validators
+from jobs import capacity, schedules, validators
 from jobs.models import DestinationFormat, Engine, Job, SourceFormat, WriteMode
 
 MAX_DESCRIPTION_CHARS = 10_000
@@ -153,7 +153,20 @@ class JobSpecSerializer(serializers.Serializer):
         min_value=1, max_value=7 * 24 * 60, required=False, default=60
     )
     max_retries = serializers.IntegerField(min_value=0, max_value=10, required=False, default=0)
+    capacity = serializers.JSONField(
+        required=False,
+        default=dict,
+        help_text="Glue capacity: worker_type + number_of_workers (or max_capacity), "
+        "auto_scaling, execution_class, and the fire-time limits max_workers and "
+        "allowed_worker_types.",
+    )
     enabled = serializers.BooleanField(required=False, default=True)
+
+    def validate_capacity(self, value: Any) -> dict[str, Any]:
+        try:
+            return capacity.validate_job_capacity(value)
+        except capacity.CapacityError as exc:
+            raise serializers.ValidationError(exc.errors) from exc
 
     def validate_transform(self, value: Any) -> dict[str, Any]:
         try:
@@ -231,6 +244,7 @@ def spec_to_model_fields(spec: Mapping[str, Any]) -> dict[str, Any]:
         "max_concurrent_runs": spec["max_concurrent_runs"],
         "timeout_minutes": spec["timeout_minutes"],
         "max_retries": spec["max_retries"],
+        "capacity": spec.get("capacity", {}),
         "enabled": spec["enabled"],
     }
 
@@ -275,6 +289,7 @@ def job_to_spec(job: Job) -> dict[str, Any]:
         "max_concurrent_runs": job.max_concurrent_runs,
         "timeout_minutes": job.timeout_minutes,
         "max_retries": job.max_retries,
+        "capacity": job.capacity,
         "enabled": job.enabled,
     }
 

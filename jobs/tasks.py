@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from diep_portal.exceptions import TransientAwsError
-from jobs import services
+from jobs import lifecycle, services
 
 # Backoff stays under the broker's visibility timeout (settings), or a waiting retry
 # would be handed to a second worker.
@@ -40,3 +40,26 @@ def run_start(self, run_id: str) -> None:  # type: ignore[no-untyped-def]
 def run_stop(self, run_id: str) -> None:  # type: ignore[no-untyped-def]
     """Ask the engine to stop a STOPPING run (see services.run_stop_engine)."""
     services.run_stop_engine(run_id=run_id)
+
+
+# ------------------------------------------------------------------ maintenance (Beat)
+# Declared as Beat entries in jobs/periodic.py. Each is safe to run twice at once.
+
+
+@shared_task(name="jobs.poll_glue_runs", acks_late=True, ignore_result=True)
+def poll_glue_runs() -> dict[str, int]:
+    """One Glue poll tick: state of every active run, then timeouts (lifecycle)."""
+    report = lifecycle.poll_glue_runs()
+    return {"api_calls": report.api_calls, "changed": report.runs_changed}
+
+
+@shared_task(name="jobs.admit_queued_runs", acks_late=True, ignore_result=True)
+def admit_queued_runs() -> int:
+    """Start QUEUED runs whose backoff ended and whose job has a free slot."""
+    return lifecycle.admit_due_queued_runs()
+
+
+@shared_task(name="jobs.recover_stale_starts", acks_late=True, ignore_result=True)
+def recover_stale_starts() -> int:
+    """Adopt or restart runs whose worker died between claiming and starting them."""
+    return lifecycle.recover_stale_starts()

@@ -11,6 +11,9 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
 
 from diep_portal.aws.errors import translate_aws_errors
 from diep_portal.aws.session import get_client
@@ -229,3 +232,13 @@ def glue_create_job(
             NumberOfWorkers=number_of_workers,
             ExecutionProperty={"MaxConcurrentRuns": max_concurrent_runs},
         )
+
+
+def glue_run_logs_url(*, job_run_id: str) -> str:
+    """The CloudWatch console page of a run's output log (Glue logs under its run id)."""
+    region = settings.AWS_REGION
+    group = quote("/aws-glue/jobs/output", safe="").replace("%", "$25")
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#logsV2:log-groups/log-group/{group}/log-events/{quote(job_run_id, safe='')}"
+    )

@@ -140,6 +140,13 @@ class RunOutputSerializer(serializers.ModelSerializer):
             "duration_seconds",
             "error_message",
             "metrics",
+            "capacity",
+            "glue_state",
+            "stop_reason",
+            "execution_seconds",
+            "dpu_seconds",
+            "logs_url",
+            "next_attempt_at",
         ]
 
     def get_requested_by(self, obj: JobRun) -> str | None:
@@ -153,12 +160,22 @@ class RunDetailOutputSerializer(RunOutputSerializer):
         fields = [*RunOutputSerializer.Meta.fields, "events"]
 
 
+class FireCapacitySerializer(serializers.Serializer):
+    worker_type = serializers.CharField(required=False)
+    number_of_workers = serializers.IntegerField(required=False)
+    execution_class = serializers.CharField(required=False)
+
+
 class FireInputSerializer(serializers.Serializer):
     parameters = serializers.DictField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False),
         required=False,
         default=dict,
         help_text="Overrides of the job's default parameters, validated by its parameters_schema.",
+    )
+    capacity = FireCapacitySerializer(
+        required=False,
+        help_text="Glue capacity for this run, within the limits the job sets.",
     )
 
 

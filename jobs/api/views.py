@@ -284,6 +284,7 @@ class JobFireApi(ApiView):
             trigger=Trigger.API,
             user=request.user,
             idempotency_key=key,
+            capacity_override=body.validated_data.get("capacity"),
         )
         run = result.run
         url = request.build_absolute_uri(reverse("api:run-detail", args=[run.run_id]))

@@ -15,9 +15,11 @@ class EngineUnavailable(Exception):
 
 @dataclass(frozen=True)
 class EngineStart:
-    """What an engine reports once it accepted a run."""
+    """What an engine reports once it accepted (or was found running) a run."""
 
     external_run_id: str
+    logs_url: str = ""
+    adopted: bool = False
 
 
 class ExecutionEngine(Protocol):
@@ -27,6 +29,10 @@ class ExecutionEngine(Protocol):
 
     def start(self, run: JobRun) -> EngineStart:
         """Submit the run with its rendered arguments; raise TransientAwsError to be retried."""
+        ...
+
+    def find(self, run: JobRun) -> EngineStart | None:
+        """The engine's run carrying this run's id, if an earlier start reached it."""
         ...
 
     def stop(self, run: JobRun) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from diep_portal.aws.glue import glue_batch_stop_job_run, glue_start_job_run
+from django.conf import settings
+
+from diep_portal.aws.glue import (
+    glue_batch_stop_job_run,
+    glue_get_job_runs,
+    glue_run_logs_url,
+    glue_start_job_run,
+)
 from diep_portal.exceptions import PermanentAwsError
 from jobs.engines.base import EngineStart
 
@@ -21,12 +28,38 @@ class GlueEngine:
     name = "glue"
 
     def start(self, run: JobRun) -> EngineStart:
+        capacity = run.capacity or {}
+        arguments = dict(run.arguments)
+        if capacity.get("auto_scaling"):
+            # Glue scales between 2 workers and number_of_workers when this is set.
+            arguments["--enable-auto-scaling"] = "true"
         started = glue_start_job_run(
             job_name=run.job.glue_job_name,
-            arguments=dict(run.arguments),
+            arguments=arguments,
+            worker_type=capacity.get("worker_type"),
+            number_of_workers=capacity.get("number_of_workers"),
+            max_capacity=capacity.get("max_capacity"),
+            execution_class=capacity.get("execution_class"),
             timeout_minutes=run.job.timeout_minutes,
         )
-        return EngineStart(external_run_id=started.job_run_id)
+        return EngineStart(
+            external_run_id=started.job_run_id,
+            logs_url=glue_run_logs_url(job_run_id=started.job_run_id),
+        )
+
+    def find(self, run: JobRun) -> EngineStart | None:
+        """Bounded GetJobRuns scan, newest first, for a run carrying our --diep_run_id."""
+        wanted = str(run.run_id)
+        for glue_run in glue_get_job_runs(
+            job_name=run.job.glue_job_name, max_pages=settings.DIEP_GLUE_ADOPT_MAX_PAGES
+        ):
+            if glue_run.arguments.get("--diep_run_id") == wanted:
+                return EngineStart(
+                    external_run_id=glue_run.job_run_id,
+                    logs_url=glue_run_logs_url(job_run_id=glue_run.job_run_id),
+                    adopted=True,
+                )
+        return None
 
     def stop(self, run: JobRun) -> None:
         result = glue_batch_stop_job_run(

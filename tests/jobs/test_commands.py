@@ -78,8 +78,8 @@ def test_fire_job_wait_follows_to_terminal(
 
     def finish_run(seconds: float) -> None:  # stands in for the worker between polls
         run = JobRun.objects.get()
-        services._transition(run=run, to=RunState.STARTING, source="test")
-        services._transition(run=run, to=final, source="test", error_message="boom")
+        services.transition_run(run=run, to=RunState.STARTING, source="test")
+        services.transition_run(run=run, to=final, source="test", error_message="boom")
 
     monkeypatch.setattr("jobs.management.commands.fire_job.time.sleep", finish_run)
     if fails:

@@ -77,6 +77,8 @@ def test_throttled_start_goes_back_to_pending_then_fails_on_last_attempt(
             services.run_start(run_id=run.run_id, last_attempt=False)
         run.refresh_from_db()
         assert run.state == RunState.PENDING
+        # Claimed before: first look for a Glue run the lost attempt may have started.
+        stub.add_response("get_job_runs", {"JobRuns": []}, {"JobName": glue_job, "MaxResults": 200})
         stub.add_client_error("start_job_run", "InternalServiceException", "oops", 500)
         services.run_start(run_id=run.run_id, last_attempt=True)
     run.refresh_from_db()
@@ -101,9 +103,9 @@ def test_local_engine_is_reported_not_faked(aws: str, make_job: Any, no_enqueue:
 
 def test_transitions_are_monotonic(make_job: Any, no_enqueue: Any) -> None:
     run = fire(make_job())
-    assert services._transition(run=run, to=RunState.STOPPED, source="test")
+    assert services.transition_run(run=run, to=RunState.STOPPED, source="test")
     for late in (RunState.RUNNING, RunState.PENDING, RunState.SUCCEEDED, RunState.STARTING):
-        assert not services._transition(run=run, to=late, source="late-poll")
+        assert not services.transition_run(run=run, to=late, source="late-poll")
     run.refresh_from_db()
     assert run.state == RunState.STOPPED
     assert run.events.count() == 2
@@ -113,7 +115,7 @@ def test_stop_started_run_goes_stopping_and_asks_engine(
     make_job: Any, no_enqueue: list[str], django_capture_on_commit_callbacks: Any
 ) -> None:
     run = fire(make_job())
-    services._transition(run=run, to=RunState.STARTING, source="test")
+    services.transition_run(run=run, to=RunState.STARTING, source="test")
     with django_capture_on_commit_callbacks(execute=True):
         services.run_stop(run=run, user=None, source="api")
     assert run.state == RunState.STOPPING
@@ -121,7 +123,7 @@ def test_stop_started_run_goes_stopping_and_asks_engine(
     with pytest.raises(services.StopNotReady):  # no Glue id yet: the task retries later
         services.run_stop_engine(run_id=run.run_id)
     services.run_stop(run=run, user=None, source="api")  # stopping again is harmless
-    services._transition(run=run, to=RunState.STOPPED, source="test")
+    services.transition_run(run=run, to=RunState.STOPPED, source="test")
     with pytest.raises(Conflict):
         services.run_stop(run=run, user=None, source="api")
 
@@ -175,7 +177,7 @@ def test_retry_keeps_version_and_parameters(make_job: Any, no_enqueue: Any) -> N
 
     job = make_job()
     run = fire(job, parameters={"region": "us"})
-    services._transition(run=run, to=RunState.FAILED, source="test")
+    services.transition_run(run=run, to=RunState.FAILED, source="test")
     spec = job_to_spec(job)
     spec["parameters"] = {"region": "eu", "batch_size": "7"}
     services.job_update(job=job, spec=spec, user=None, source="test")

@@ -1,0 +1,72 @@
+"""Every Beat entry of DIEP, declared once (DESIGN.md §3.8).
+
+A migration and `manage.py setup_periodic_tasks` both apply this list with
+update_or_create, so Beat's DatabaseScheduler always runs exactly these. Each entry
+expires before its next tick: a backlog of stale ticks is dropped, not replayed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+
+@dataclass(frozen=True)
+class PeriodicEntry:
+    name: str
+    task: str
+    every_seconds: int
+    why: str
+
+    @property
+    def expires_seconds(self) -> float:
+        return self.every_seconds * 0.9
+
+
+PERIODIC_TASKS = (
+    PeriodicEntry(
+        name="diep.poll_glue_runs",
+        task="jobs.poll_glue_runs",
+        every_seconds=30,
+        why="Fallback for lost or late Glue state events: one GetJobRuns walk per Glue job "
+        "with active runs, then timeouts.",
+    ),
+    PeriodicEntry(
+        name="diep.admit_queued_runs",
+        task="jobs.admit_queued_runs",
+        every_seconds=10,
+        why="Starts runs waiting out a Glue concurrency or retry backoff; runs freed by "
+        "a finishing run start at once without waiting for this.",
+    ),
+    PeriodicEntry(
+        name="diep.recover_stale_starts",
+        task="jobs.recover_stale_starts",
+        every_seconds=60,
+        why="Adopts or restarts runs whose worker died between claim and StartJobRun's "
+        "answer (DIEP_STALE_START_SECONDS old).",
+    ),
+)
+
+
+def apply_periodic_tasks(periodic_task_model: Any, interval_model: Any, changed_model: Any) -> None:
+    """Create or update every entry (models passed in so migrations use historical ones)."""
+    for entry in PERIODIC_TASKS:
+        interval, _ = interval_model.objects.get_or_create(
+            every=entry.every_seconds, period="seconds"
+        )
+        periodic_task_model.objects.update_or_create(
+            name=entry.name,
+            defaults={
+                "task": entry.task,
+                "interval": interval,
+                "crontab": None,
+                "enabled": True,
+                "expire_seconds": int(entry.expires_seconds),
+                "description": entry.why,
+                "queue": None,
+            },
+        )
+    # Bulk-style writes bypass the scheduler's change signal; tell Beat to reload.
+    changed_model.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
