@@ -68,7 +68,7 @@ def states(run: JobRun) -> list[str]:
 def in_state(make_job: Any, state: str, **job_fields: Any) -> JobRun:
     """A run walked to `state` the legal way, with a Glue run id."""
     run = services.job_fire(job=make_job(**job_fields), parameters={}, trigger="api").run
-    path = {
+    path: dict[str, list[str]] = {
         RunState.STARTING: [RunState.STARTING],
         RunState.RUNNING: [RunState.STARTING, RunState.RUNNING],
     }[state]
@@ -244,7 +244,9 @@ def test_glue_concurrency_limit_requeues_then_starts_later(
     assert first.state == RunState.STARTING
     assert second.state == RunState.QUEUED  # refused by Glue: waits, never FAILED
     assert second.next_attempt_at is not None
-    assert "concurrency limit" in second.events.last().message
+    last_event = second.events.last()
+    assert last_event is not None
+    assert "concurrency limit" in last_event.message
     assert lifecycle.admit_due_queued_runs() == 0  # backoff not over
     JobRun.objects.filter(pk=second.pk).update(next_attempt_at=timezone.now())
     for _ in range(4):  # the first run finishes
@@ -384,7 +386,9 @@ def test_failed_run_with_attempts_left_is_retried_after_backoff(
     retry = JobRun.objects.get(retry_of=run)
     assert (retry.state, retry.attempt, retry.trigger) == (RunState.QUEUED, 2, "retry")
     assert retry.arguments["--region"] == run.arguments["--region"]
-    assert timedelta(seconds=50) < retry.next_attempt_at - timezone.now() <= timedelta(seconds=60)
+    assert retry.next_attempt_at is not None
+    wait = retry.next_attempt_at - timezone.now()
+    assert timedelta(seconds=50) < wait <= timedelta(seconds=60)
     assert lifecycle.admit_due_queued_runs() == 0  # still backing off
     # The retry fails too: attempts are used up, no third run.
     for step in (RunState.PENDING, RunState.STARTING, RunState.RUNNING):
