@@ -68,11 +68,11 @@ def states(run: JobRun) -> list[str]:
 def in_state(make_job: Any, state: str, **job_fields: Any) -> JobRun:
     """A run walked to `state` the legal way, with a Glue run id."""
     run = services.job_fire(job=make_job(**job_fields), parameters={}, trigger="api").run
-    path: dict[str, list[str]] = {
+    paths: dict[str, list[str]] = {
         RunState.STARTING: [RunState.STARTING],
         RunState.RUNNING: [RunState.STARTING, RunState.RUNNING],
-    }[state]
-    for step in path:
+    }
+    for step in paths[state]:
         services.transition_run(run=run, to=step, source="test", started_at=timezone.now())
     JobRun.objects.filter(pk=run.pk).update(external_run_id="jr_test")
     run.refresh_from_db()
