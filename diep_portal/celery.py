@@ -32,6 +32,8 @@ app.conf.task_routes = {
     "jobs.poll_glue_runs": {"queue": Queue.MAINTENANCE.value},
     "jobs.admit_queued_runs": {"queue": Queue.MAINTENANCE.value},
     "jobs.recover_stale_starts": {"queue": Queue.MAINTENANCE.value},
+    "jobs.mirror_drain": {"queue": Queue.MAINTENANCE.value},
+    "jobs.mirror_reconcile": {"queue": Queue.MAINTENANCE.value},
 }
 app.autodiscover_tasks()
 

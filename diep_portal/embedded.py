@@ -104,7 +104,7 @@ def _seed_demo() -> None:
     from django.conf import settings
 
     from diep_portal.aws.glue import glue_create_job, glue_get_job
-    from jobs import services
+    from jobs import metadata, services
     from jobs.models import Job
     from jobs.specs import JobSpecSerializer
 
@@ -119,6 +119,7 @@ def _seed_demo() -> None:
             number_of_workers=2,
             max_concurrent_runs=5,
         )
+    metadata.mirror_ensure_tables()
     job = Job.objects.filter(name=DEMO_JOB).first()
     if job is None:
         spec = JobSpecSerializer(

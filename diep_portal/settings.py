@@ -259,6 +259,9 @@ DIEP_ADMISSION_BACKOFF_SECONDS = env.int("DIEP_ADMISSION_BACKOFF_SECONDS", defau
 DIEP_ADMISSION_BACKOFF_MAX_SECONDS = env.int("DIEP_ADMISSION_BACKOFF_MAX_SECONDS", default=600)
 DIEP_RETRY_BACKOFF_SECONDS = env.int("DIEP_RETRY_BACKOFF_SECONDS", default=60)
 DIEP_RETRY_BACKOFF_MAX_SECONDS = env.int("DIEP_RETRY_BACKOFF_MAX_SECONDS", default=3600)
+# The DynamoDB mirror of jobs and runs (names of the two tables).
+DIEP_DYNAMODB_JOBS_TABLE = env.str("DIEP_DYNAMODB_JOBS_TABLE", default="diep-jobs")
+DIEP_DYNAMODB_RUNS_TABLE = env.str("DIEP_DYNAMODB_RUNS_TABLE", default="diep-job-runs")
 # Grace past a job's timeout before DIEP stops a run Glue has not ended itself.
 DIEP_TIMEOUT_GRACE_SECONDS = env.int("DIEP_TIMEOUT_GRACE_SECONDS", default=300)
 # Upper bound on how long `fire_job --wait` and the e2e helpers follow a run.

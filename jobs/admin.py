@@ -363,6 +363,13 @@ class JobAdmin(admin.ModelAdmin):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         pass
 
+    def delete_model(self, request: HttpRequest, obj: Job) -> None:
+        services.job_delete(job=obj, user=request.user, source="admin")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        for job in queryset:
+            services.job_delete(job=job, user=request.user, source="admin")
+
     def get_urls(self) -> list[URLPattern]:
         custom = [
             path(

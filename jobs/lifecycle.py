@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from diep_portal.aws.glue import GlueJobRun, glue_batch_stop_job_run, glue_get_job_runs
@@ -100,7 +101,9 @@ def run_sync_state(*, run: JobRun, observed: GlueObservation, source: str) -> bo
         # Same state: only fill in details a terser report left out (events carry no cost).
         missing = {k: v for k, v in details.items() if getattr(run, k) in (None, "")}
         if missing:
-            JobRun.objects.filter(pk=run.pk, state=target).update(**missing)
+            JobRun.objects.filter(pk=run.pk, state=target).update(
+                **missing, revision=F("revision") + 1
+            )
         return False
     message = f"Glue {observed.state}"
     if observed.error_message:
@@ -308,6 +311,7 @@ def recover_stale_starts() -> int:
             updated = JobRun.objects.filter(pk=run.pk, external_run_id="").update(
                 external_run_id=found.external_run_id,
                 logs_url=found.logs_url,
+                revision=F("revision") + 1,
                 updated_at=timezone.now(),
             )
             recovered += updated

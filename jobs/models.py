@@ -9,7 +9,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 
@@ -81,6 +81,8 @@ class Job(models.Model):
     capacity = models.JSONField(default=dict, blank=True)
 
     version = models.PositiveIntegerField(default=1)
+    # The version last written to the DynamoDB mirror; behind `version` = still to send.
+    mirrored_version = models.PositiveIntegerField(default=0)
     # The snapshot of `version`, kept at hand so firing needs no lookup.
     current_version = models.ForeignKey(
         "JobVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -97,7 +99,14 @@ class Job(models.Model):
     class Meta:
         ordering = ["name"]
         permissions = [("fire_job", "Can fire a job")]
-        indexes = [models.Index(fields=["trigger_bucket"], name="job_trigger_bucket_idx")]
+        indexes = [
+            models.Index(fields=["trigger_bucket"], name="job_trigger_bucket_idx"),
+            models.Index(
+                fields=["id"],
+                name="job_mirror_pending_idx",
+                condition=Q(version__gt=F("mirrored_version")),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -195,6 +204,7 @@ class JobRun(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Bumped on every change that is mirrored out, so a stale copy never overwrites a newer.
     revision = models.PositiveIntegerField(default=1)
+    mirrored_revision = models.PositiveIntegerField(default=0)
     capacity = models.JSONField(default=dict, blank=True)
     glue_state = models.CharField(max_length=16, blank=True, default="")
     # Why DIEP asked the engine to stop the run: "user" or "timeout" (ends as TIMEOUT).
@@ -219,6 +229,11 @@ class JobRun(models.Model):
             models.Index(fields=["job", "state", "queued_at"], name="jobrun_job_state_idx"),
             models.Index(fields=["state", "queued_at"], name="jobrun_state_idx"),
             models.Index(fields=["queued_at"], name="jobrun_queued_at_idx"),
+            models.Index(
+                fields=["id"],
+                name="jobrun_mirror_pending_idx",
+                condition=Q(revision__gt=F("mirrored_revision")),
+            ),
             models.Index(
                 fields=["external_run_id"],
                 name="jobrun_external_run_idx",
@@ -261,3 +276,18 @@ class RunEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state or '∅'} → {self.to_state}"
+
+
+class MirrorTombstone(models.Model):
+    """A deleted job still to be removed from the DynamoDB mirror (written in the
+    deleting transaction, removed once DynamoDB confirmed)."""
+
+    job_id = models.UUIDField()
+    version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} v{self.version}"

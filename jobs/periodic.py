@@ -47,6 +47,20 @@ PERIODIC_TASKS = (
         why="Adopts or restarts runs whose worker died between claim and StartJobRun's "
         "answer (DIEP_STALE_START_SECONDS old).",
     ),
+    PeriodicEntry(
+        name="diep.mirror_drain",
+        task="jobs.mirror_drain",
+        every_seconds=10,
+        why="Sends job and run changes to the DynamoDB mirror; DynamoDB lags the "
+        "database by at most this much.",
+    ),
+    PeriodicEntry(
+        name="diep.mirror_reconcile",
+        task="jobs.mirror_reconcile",
+        every_seconds=600,
+        why="Finds and repairs drift between the database and the DynamoDB mirror "
+        "(items missing, stale or orphaned).",
+    ),
 )
 
 

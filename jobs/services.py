@@ -41,6 +41,7 @@ from jobs.models import (
     Job,
     JobRun,
     JobVersion,
+    MirrorTombstone,
     RunEvent,
     RunState,
     Trigger,
@@ -141,6 +142,24 @@ def job_update(*, job: Job, spec: Mapping[str, Any], user: User, source: str) ->
         extra={"job_id": str(locked.job_id), "job_name": locked.name, "version": locked.version},
     )
     return locked
+
+
+@transaction.atomic
+def job_delete(*, job: Job, user: User, source: str) -> None:
+    """Delete a job that never ran (runs are the ledger: disable such jobs instead).
+
+    The DynamoDB mirror learns of it through a tombstone written in this transaction.
+    """
+    locked = Job.objects.select_for_update().get(pk=job.pk)
+    if JobRun.objects.filter(job=locked).exists():
+        raise Conflict(f"Job {locked.name!r} has runs, which are kept; disable it instead.")
+    MirrorTombstone.objects.create(job_id=locked.job_id, version=locked.version)
+    Job.objects.filter(pk=locked.pk).update(current_version=None)
+    locked.delete()
+    logger.info(
+        "job.deleted",
+        extra={"job_id": str(locked.job_id), "job_name": locked.name, "source": source},
+    )
 
 
 def job_set_enabled(*, job: Job, enabled: bool, user: User, source: str) -> Job:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from diep_portal.exceptions import TransientAwsError
-from jobs import lifecycle, services
+from jobs import lifecycle, metadata, services
 
 # Backoff stays under the broker's visibility timeout (settings), or a waiting retry
 # would be handed to a second worker.
@@ -63,3 +63,16 @@ def admit_queued_runs() -> int:
 def recover_stale_starts() -> int:
     """Adopt or restart runs whose worker died between claiming and starting them."""
     return lifecycle.recover_stale_starts()
+
+
+@shared_task(name="jobs.mirror_drain", acks_late=True, ignore_result=True)
+def mirror_drain() -> dict[str, int]:
+    """Send job and run changes to the DynamoDB mirror (metadata)."""
+    return dict(metadata.mirror_drain().__dict__)
+
+
+@shared_task(name="jobs.mirror_reconcile", acks_late=True, ignore_result=True)
+def mirror_reconcile() -> dict[str, int]:
+    """Compare the mirror with the database and repair drift (metadata)."""
+    reports = metadata.mirror_reconcile(repair=True)
+    return {name: report.drift for name, report in reports.items()}
