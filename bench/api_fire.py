@@ -22,38 +22,19 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlparse
 
-import psycopg
 import requests
+
+from bench.common import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKER = "redis://127.0.0.1:6379/13"
+BENCH_SUFFIX = "_bench_api"
 
 
 def percentile(samples: list[float], pct: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))] * 1000
-
-
-def admin_dsn(url: str) -> tuple[str, str]:
-    parsed = urlparse(url)
-    bench_db = (parsed.path.lstrip("/") or "diep") + "_bench"
-    return parsed._replace(path="/postgres").geturl(), bench_db
-
-
-def prepare_database(database_url: str) -> str:
-    server, bench_db = admin_dsn(database_url)
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{bench_db}"')
-    return urlparse(database_url)._replace(path=f"/{bench_db}").geturl()
-
-
-def drop_database(database_url: str) -> None:
-    server, bench_db = admin_dsn(database_url)
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)')
 
 
 def django_setup(env: dict[str, str]) -> str:
@@ -195,7 +176,7 @@ def main() -> None:
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith("postgres"):
         sys.exit("DATABASE_URL must point at PostgreSQL")
-    bench_url = prepare_database(database_url)
+    bench_url = create_database(database_url, BENCH_SUFFIX)
     env = {
         **os.environ,
         "DATABASE_URL": bench_url,
@@ -265,7 +246,7 @@ def main() -> None:
         import redis
 
         redis.Redis.from_url(BROKER).flushdb()
-        drop_database(database_url)
+        drop_database(database_url, BENCH_SUFFIX)
 
 
 if __name__ == "__main__":
