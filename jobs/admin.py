@@ -530,6 +530,13 @@ class JobRunAdmin(admin.ModelAdmin):
         "finished_at",
         "duration",
         "error_message",
+        "glue_state",
+        "stop_reason",
+        "next_attempt_at",
+        "capacity_display",
+        "execution_seconds",
+        "dpu_seconds",
+        "logs_link",
         "parameters_display",
         "arguments_display",
         "metrics",
@@ -571,6 +578,20 @@ class JobRunAdmin(admin.ModelAdmin):
     @admin.display(description="Parameters")
     def parameters_display(self, run: JobRun) -> SafeString:
         return format_html("<pre>{}</pre>", json.dumps(run.parameters, indent=2))
+
+    @admin.display(description="Capacity")
+    def capacity_display(self, run: JobRun) -> SafeString | str:
+        if not run.capacity:
+            return "Glue job defaults"
+        return format_html("<pre>{}</pre>", json.dumps(run.capacity, indent=2))
+
+    @admin.display(description="Logs")
+    def logs_link(self, run: JobRun) -> SafeString | str:
+        if not run.logs_url:
+            return "—"
+        return format_html(
+            '<a href="{}" rel="noopener" target="_blank">CloudWatch logs</a>', run.logs_url
+        )
 
     @admin.display(description="Arguments sent to the engine")
     def arguments_display(self, run: JobRun) -> SafeString:
