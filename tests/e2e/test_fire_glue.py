@@ -2,7 +2,8 @@
 
 POST /create_job/ → POST /fire_job/ → the worker claims the run and calls Glue
 StartJobRun → the run records the Glue JobRunId, and Glue holds exactly one run
-carrying our --diep_run_id.
+carrying our --diep_run_id → polling follows it to SUCCEEDED → the DynamoDB mirror
+holds it.
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ def _wait_for(predicate: Any, timeout: float = 60.0) -> None:
 def test_create_then_fire_reaches_glue(
     glue_job: str, celery_worker_process: Any, operator: Any, client_for: Any, tmp_path: Path
 ) -> None:
+    from diep_portal.aws.dynamodb import dynamodb_get_item
     from diep_portal.aws.glue import glue_get_job_runs
+    from jobs import lifecycle, metadata
 
     api = client_for(operator)
     created = api.post("/create_job/", job_body(glue_job_name=glue_job), format="json")
@@ -149,3 +152,25 @@ def test_create_then_fire_reaches_glue(
     assert replay.json()["run_id"] == run_id
     time.sleep(1)
     assert len(list(glue_get_job_runs(job_name=glue_job, max_pages=5))) == 1
+
+    # The Beat poll follows it to its end, and the mirror carries it to DynamoDB.
+    for _ in range(5):
+        lifecycle.poll_glue_runs()
+        run.refresh_from_db()
+        if run.is_terminal:
+            break
+    assert run.state == RunState.SUCCEEDED
+    assert [e.to_state for e in run.events.order_by("at", "id")] == [
+        "PENDING",
+        "STARTING",
+        "RUNNING",
+        "SUCCEEDED",
+    ]
+    assert run.execution_seconds is not None
+    metadata.mirror_ensure_tables()
+    metadata.mirror_drain()
+    item = dynamodb_get_item(
+        table="diep-job-runs", key={"job_id": job_id, "run_key": metadata.run_key(run)}
+    )
+    assert item is not None
+    assert (item["state"], item["glue_run_id"]) == ("SUCCEEDED", run.external_run_id)
