@@ -34,6 +34,8 @@ app.conf.task_routes = {
     "jobs.recover_stale_starts": {"queue": Queue.MAINTENANCE.value},
     "jobs.mirror_drain": {"queue": Queue.MAINTENANCE.value},
     "jobs.mirror_reconcile": {"queue": Queue.MAINTENANCE.value},
+    "ingestion.flush_windows": {"queue": Queue.MAINTENANCE.value},
+    "ingestion.drain_events": {"queue": Queue.MAINTENANCE.value},
 }
 app.autodiscover_tasks()
 

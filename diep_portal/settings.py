@@ -263,6 +263,11 @@ DIEP_RETRY_BACKOFF_MAX_SECONDS = env.int("DIEP_RETRY_BACKOFF_MAX_SECONDS", defau
 # The DynamoDB mirror of jobs and runs (names of the two tables).
 DIEP_DYNAMODB_JOBS_TABLE = env.str("DIEP_DYNAMODB_JOBS_TABLE", default="diep-jobs")
 DIEP_DYNAMODB_RUNS_TABLE = env.str("DIEP_DYNAMODB_RUNS_TABLE", default="diep-job-runs")
+# Event-driven ingestion: the queue S3 notifications land in, where manifests go.
+DIEP_INGEST_QUEUE = env.str("DIEP_INGEST_QUEUE", default="diep-ingest-events")
+DIEP_ARTIFACTS_BUCKET = env.str("DIEP_ARTIFACTS_BUCKET", default="diep-artifacts")
+# How long the consumer keeps a received batch hidden; extended while it works on it.
+DIEP_CONSUMER_VISIBILITY_SECONDS = env.int("DIEP_CONSUMER_VISIBILITY_SECONDS", default=120)
 # Grace past a job's timeout before DIEP stops a run Glue has not ended itself.
 DIEP_TIMEOUT_GRACE_SECONDS = env.int("DIEP_TIMEOUT_GRACE_SECONDS", default=300)
 # Upper bound on how long `fire_job --wait` and the e2e helpers follow a run.

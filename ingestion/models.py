@@ -1,1 +1,80 @@
-"""Ingestion ledger models (the file ledger arrives with event-driven ingestion)."""
+"""The file ledger: every object an event announced, for each job it triggers."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class FileState(models.TextChoices):
+    RECEIVED = "RECEIVED"  # waiting in its job's coalescing window
+    BATCHED = "BATCHED"  # bound to exactly one run
+    PROCESSED = "PROCESSED"  # that run succeeded
+    FAILED = "FAILED"  # that run ended unsuccessfully
+
+
+class IngestedFile(models.Model):
+    """One S3 object version for one job. A redelivered or duplicate event hits the
+    unique constraint and changes nothing."""
+
+    job = models.ForeignKey("jobs.Job", on_delete=models.CASCADE, related_name="files")
+    bucket = models.CharField(max_length=63)
+    key = models.CharField(max_length=1024)
+    # The object's identity: its version id when the bucket is versioned, else its eTag.
+    identity = models.CharField(max_length=1024)
+    sequencer = models.CharField(max_length=64, blank=True, default="")
+    etag = models.CharField(max_length=128, blank=True, default="")
+    version_id = models.CharField(max_length=1024, blank=True, default="")
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    event_name = models.CharField(max_length=64, blank=True, default="")
+    event_time = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=16, choices=FileState.choices, default=FileState.RECEIVED)
+    run = models.ForeignKey(
+        "jobs.JobRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="files"
+    )
+    batched_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=16, default="event")  # event | backfill | reprocess
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "bucket", "key", "identity", "sequencer"],
+                name="ingestedfile_unique_object",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["job", "received_at"],
+                name="ingestedfile_waiting_idx",
+                condition=Q(state="RECEIVED"),
+            ),
+            models.Index(fields=["bucket", "key"], name="ingestedfile_key_idx"),
+            models.Index(fields=["run"], name="ingestedfile_run_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class ConsumedMessageStat(models.Model):
+    """Counters of the event consumer, one row per (day, outcome), for the admin."""
+
+    day = models.DateField()
+    outcome = models.CharField(
+        max_length=32
+    )  # received, routed, duplicate, test_event, rejected:<reason>
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "outcome"], name="consumedstat_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.outcome}={self.count}"

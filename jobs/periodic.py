@@ -61,6 +61,13 @@ PERIODIC_TASKS = (
         why="Finds and repairs drift between the database and the DynamoDB mirror "
         "(items missing, stale or orphaned).",
     ),
+    PeriodicEntry(
+        name="diep.flush_windows",
+        task="ingestion.flush_windows",
+        every_seconds=5,
+        why="Turns files whose job's coalescing window closed into one run per batch; "
+        "a window can close up to this late.",
+    ),
 )
 
 

@@ -244,6 +244,7 @@ def job_fire(
     user: User = None,
     idempotency_key: str | None = None,
     capacity_override: Mapping[str, Any] | None = None,
+    internal_arguments: Mapping[str, str] | None = None,
 ) -> FireResult:
     """Request a run of `job` with fire-time parameter (and capacity) overrides.
 
@@ -252,7 +253,10 @@ def job_fire(
     the same key with different parameters raises Unprocessable, and while the first
     request is still in flight, Conflict. A disabled job raises Conflict. Past
     max_concurrent_runs the run waits in QUEUED and starts in FIFO order.
+    `internal_arguments` are DIEP's own `--diep_*` arguments (e.g. the manifest).
     """
+    if internal_arguments and not all(k.startswith("--diep_") for k in internal_arguments):
+        raise ValueError("internal arguments must be --diep_* names")
     overrides = _check_parameters(job, parameters or {})
     fingerprint = request_fingerprint(overrides, capacity_override or {})
     if idempotency_key:
@@ -288,7 +292,10 @@ def job_fire(
         request_fingerprint=fingerprint,
         parameters=merged,
         capacity=run_capacity,
-        arguments=render_arguments(job=locked, run_id=run_id, parameters=merged),
+        arguments={
+            **render_arguments(job=locked, run_id=run_id, parameters=merged),
+            **(internal_arguments or {}),
+        },
         actor=_user_or_none(user),
         source=trigger,
     )
@@ -402,6 +409,10 @@ def transition_run(
         )
         for name, value in updates.items():
             setattr(run, name, value)
+        if to in TERMINAL_STATES:
+            from ingestion.services import files_follow_run
+
+            files_follow_run(run=run)
         if to in TERMINAL_STATES and current in SLOT_STATES | {RunState.QUEUED}:
             job = Job.objects.select_for_update().get(pk=run.job_id)
             admit_queued_runs(job=job)

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from ingestion import api as ingestion_api
 from jobs.api import views
 
 app_name = "api"
@@ -20,4 +21,6 @@ urlpatterns = [
     path("runs/<str:run_id>/", views.RunDetailApi.as_view(), name="run-detail"),
     path("runs/<str:run_id>/stop/", views.RunStopApi.as_view(), name="run-stop"),
     path("runs/<str:run_id>/retry/", views.RunRetryApi.as_view(), name="run-retry"),
+    path("files/", ingestion_api.FileListApi.as_view(), name="file-list"),
+    path("triggers/match", ingestion_api.TriggerMatchApi.as_view(), name="trigger-match"),
 ]

@@ -48,7 +48,7 @@ class ApiView(APIView):
     required_permissions: dict[str, str] = {"*": "jobs.view_job"}
 
 
-def _paginated(
+def paginated(
     view: APIView, request: Request, queryset: QuerySet[Any], serializer: type
 ) -> Response:
     paginator = PageNumberPagination()
@@ -107,7 +107,7 @@ class JobListCreateApi(ApiView):
         )
         if not jobs.is_valid():
             raise ValidationFailed.from_fields(jobs.errors)
-        return _paginated(self, request, jobs.qs, io.JobOutputSerializer)
+        return paginated(self, request, jobs.qs, io.JobOutputSerializer)
 
     @extend_schema(
         operation_id="jobs_create",
@@ -191,7 +191,7 @@ class JobVersionListApi(ApiView):
     def get(self, request: Request, job_ref: str) -> Response:
         job = selectors.job_get(job_ref)
         versions = job.versions.select_related("changed_by").order_by("-version")
-        return _paginated(self, request, versions, io.JobVersionOutputSerializer)
+        return paginated(self, request, versions, io.JobVersionOutputSerializer)
 
 
 class JobVersionDiffApi(ApiView):
@@ -239,7 +239,7 @@ class JobRunListApi(ApiView):
     def get(self, request: Request, job_ref: str) -> Response:
         job = selectors.job_get(job_ref)
         runs = _filtered_runs(request, _runs().filter(job=job))
-        return _paginated(self, request, runs, io.RunOutputSerializer)
+        return paginated(self, request, runs, io.RunOutputSerializer)
 
 
 # ------------------------------------------------------------------ firing
@@ -306,7 +306,7 @@ class RunListApi(ApiView):
         responses={200: io.RunOutputSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        return _paginated(self, request, _filtered_runs(request, _runs()), io.RunOutputSerializer)
+        return paginated(self, request, _filtered_runs(request, _runs()), io.RunOutputSerializer)
 
 
 def _run_param() -> OpenApiParameter:

@@ -12,6 +12,9 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("jobs", "0005_dynamodb_mirror")]
+    dependencies = [
+        ("jobs", "0004_dynamodb_mirror"),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
+    ]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

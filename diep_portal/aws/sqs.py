@@ -1,0 +1,93 @@
+"""SQS hooks for the ingestion consumer: batch receive, batch delete, visibility."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from diep_portal.aws.errors import translate_aws_errors
+from diep_portal.aws.session import get_client
+
+
+@dataclass(frozen=True)
+class SqsMessage:
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+    sent_at_ms: int | None
+
+
+def sqs_queue_url(*, queue_name: str) -> str:
+    """The URL of a queue by name."""
+    with translate_aws_errors("sqs", "GetQueueUrl"):
+        return str(get_client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"])
+
+
+def sqs_receive(
+    *,
+    queue_url: str,
+    max_messages: int = 10,
+    wait_seconds: int = 20,
+    visibility_timeout: int | None = None,
+) -> list[SqsMessage]:
+    """One long-poll ReceiveMessage (up to 10 messages), with receive counts."""
+    request: dict[str, Any] = {
+        "QueueUrl": queue_url,
+        "MaxNumberOfMessages": max(1, min(max_messages, 10)),
+        "WaitTimeSeconds": wait_seconds,
+        "MessageSystemAttributeNames": ["ApproximateReceiveCount", "SentTimestamp"],
+    }
+    if visibility_timeout is not None:
+        request["VisibilityTimeout"] = visibility_timeout
+    with translate_aws_errors("sqs", "ReceiveMessage"):
+        response = get_client("sqs").receive_message(**request)
+    messages = []
+    for raw in response.get("Messages", []):
+        attributes = raw.get("Attributes", {})
+        sent = attributes.get("SentTimestamp")
+        messages.append(
+            SqsMessage(
+                message_id=raw["MessageId"],
+                receipt_handle=raw["ReceiptHandle"],
+                body=raw.get("Body", ""),
+                receive_count=int(attributes.get("ApproximateReceiveCount", 1)),
+                sent_at_ms=int(sent) if sent else None,
+            )
+        )
+    return messages
+
+
+def sqs_delete_batch(*, queue_url: str, receipt_handles: Sequence[str]) -> list[str]:
+    """DeleteMessageBatch in chunks of 10; returns the handles SQS failed to delete."""
+    failed: list[str] = []
+    client = get_client("sqs")
+    for start in range(0, len(receipt_handles), 10):
+        chunk = list(receipt_handles[start : start + 10])
+        entries = [{"Id": str(i), "ReceiptHandle": handle} for i, handle in enumerate(chunk)]
+        with translate_aws_errors("sqs", "DeleteMessageBatch"):
+            response = client.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+        failed.extend(chunk[int(item["Id"])] for item in response.get("Failed", []))
+    return failed
+
+
+def sqs_extend_visibility(*, queue_url: str, receipt_handles: Sequence[str], seconds: int) -> None:
+    """Keep messages hidden while a long batch is still being processed."""
+    client = get_client("sqs")
+    for start in range(0, len(receipt_handles), 10):
+        chunk = receipt_handles[start : start + 10]
+        entries = [
+            {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": seconds}
+            for i, h in enumerate(chunk)
+        ]
+        with translate_aws_errors("sqs", "ChangeMessageVisibilityBatch"):
+            client.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
+
+
+def sqs_send(*, queue_url: str, body: str) -> str:
+    """SendMessage; the message id."""
+    with translate_aws_errors("sqs", "SendMessage"):
+        return str(
+            get_client("sqs").send_message(QueueUrl=queue_url, MessageBody=body)["MessageId"]
+        )

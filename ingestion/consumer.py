@@ -1,0 +1,167 @@
+"""The SQS consumer: long-poll a batch, record it, delete it only after the commit.
+
+At-least-once all the way: a crash before the delete means SQS delivers the batch
+again, and recording it again is a no-op (the ledger's unique constraint). A message
+that cannot be handled is left alone: after maxReceiveCount receives the queue's
+redrive policy moves it to the DLQ.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from diep_portal.aws.sqs import SqsMessage, sqs_delete_batch, sqs_extend_visibility, sqs_receive
+from diep_portal.exceptions import AwsError
+from ingestion import events as parsed
+from ingestion.services import files_flush, files_record, stats_add
+from jobs.lifecycle import run_apply_glue_event
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchReport:
+    received: int = 0
+    deleted: int = 0
+    left_for_redrive: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    max_lag_seconds: float | None = None
+
+
+def process_batch(messages: list[SqsMessage]) -> tuple[list[str], BatchReport]:
+    """Record a received batch in one transaction; the receipt handles safe to delete."""
+    report = BatchReport(received=len(messages))
+    report.counts["received"] += len(messages)
+    created: list[parsed.ObjectCreated] = []
+    deletable: list[str] = []
+    glue_events: list[dict[str, object]] = []
+    now = timezone.now()
+    for message in messages:
+        result = parsed.parse_message(message.body)
+        if result.rejected is not None:
+            report.counts[f"rejected:{result.rejected.reason}"] += 1
+            report.left_for_redrive += 1
+            logger.warning(
+                "event.rejected",
+                extra={
+                    "message_id": message.message_id,
+                    "reason": str(result.rejected.reason),
+                    "detail": result.rejected.detail,
+                    "receive_count": message.receive_count,
+                },
+            )
+            continue
+        for event in result.events:
+            if isinstance(event, parsed.ObjectCreated):
+                created.append(event)
+                if event.event_time is not None:
+                    lag = (now - event.event_time).total_seconds()
+                    report.max_lag_seconds = max(report.max_lag_seconds or lag, lag)
+            elif isinstance(event, parsed.TestEvent):
+                report.counts["test_event"] += 1
+            elif isinstance(event, parsed.GlueStateChange):
+                glue_events.append(event.event)
+            else:
+                report.counts["ignored"] += 1
+        deletable.append(message.receipt_handle)
+    with transaction.atomic():
+        recorded = files_record(events=created)
+        for glue_event in glue_events:
+            run_apply_glue_event(glue_event)
+        report.counts["routed"] += recorded.recorded
+        report.counts["duplicate"] += recorded.duplicates
+        report.counts["unrouted"] += recorded.unrouted
+        report.counts["glue_event"] += len(glue_events)
+        stats_add(report.counts)
+    if recorded.jobs:
+        files_flush(job_ids=recorded.jobs)
+    return deletable, report
+
+
+class Consumer:
+    """Long-polls one queue until stopped; SIGTERM (stop()) finishes the current batch."""
+
+    def __init__(self, *, queue_url: str, wait_seconds: int = 20) -> None:
+        self.queue_url = queue_url
+        self.wait_seconds = wait_seconds
+        self.visibility = settings.DIEP_CONSUMER_VISIBILITY_SECONDS
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run_once(self) -> BatchReport:
+        """Receive up to 10 messages, process, delete the handled ones after commit."""
+        messages = sqs_receive(
+            queue_url=self.queue_url,
+            wait_seconds=self.wait_seconds,
+            visibility_timeout=self.visibility,
+        )
+        if not messages:
+            return BatchReport()
+        handles = [m.receipt_handle for m in messages]
+        keeper = _VisibilityKeeper(self.queue_url, handles, self.visibility)
+        keeper.start()
+        try:
+            deletable, report = process_batch(messages)
+        finally:
+            keeper.stop()
+        failed = sqs_delete_batch(queue_url=self.queue_url, receipt_handles=deletable)
+        if failed:  # retried once; what still fails comes back and is a no-op then
+            failed = sqs_delete_batch(queue_url=self.queue_url, receipt_handles=failed)
+        report.deleted = len(deletable) - len(failed)
+        logger.info(
+            "consumer.batch",
+            extra={"received": report.received, "deleted": report.deleted, **report.counts},
+        )
+        return report
+
+    def run(self, *, max_seconds: float | None = None) -> BatchReport:
+        """Loop until stop() or `max_seconds`; the totals."""
+        total = BatchReport()
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        while not self._stopping.is_set() and (deadline is None or time.monotonic() < deadline):
+            try:
+                report = self.run_once()
+            except AwsError as exc:
+                logger.warning("consumer.aws_error", extra={"error": str(exc)})
+                self._stopping.wait(2)
+                continue
+            total.received += report.received
+            total.deleted += report.deleted
+            total.left_for_redrive += report.left_for_redrive
+            total.counts.update(report.counts)
+        return total
+
+
+class _VisibilityKeeper:
+    """Extends the batch's visibility while processing runs long."""
+
+    def __init__(self, queue_url: str, handles: list[str], visibility: int) -> None:
+        self.queue_url, self.handles, self.visibility = queue_url, handles, visibility
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._done.wait(self.visibility / 2):
+            try:
+                sqs_extend_visibility(
+                    queue_url=self.queue_url, receipt_handles=self.handles, seconds=self.visibility
+                )
+            except AwsError as exc:
+                logger.warning("consumer.extend_failed", extra={"error": str(exc)})

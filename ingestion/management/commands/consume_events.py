@@ -1,0 +1,56 @@
+"""manage.py consume_events: the long-running SQS consumer."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from diep_portal.aws.sqs import sqs_queue_url
+from ingestion.consumer import Consumer
+
+
+class Command(BaseCommand):
+    help = "Consume S3 and Glue events from SQS. SIGTERM finishes the current batch and exits."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--queue", default=settings.DIEP_INGEST_QUEUE, help="Queue name or URL."
+        )
+        parser.add_argument("--threads", type=int, default=1, help="Parallel consumers.")
+        parser.add_argument("--wait-seconds", type=int, default=20, help="Long-poll wait.")
+        parser.add_argument(
+            "--max-seconds",
+            type=float,
+            default=None,
+            help="Stop after this long (default: run until stopped).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        queue = options["queue"]
+        queue_url = (
+            queue if queue.startswith(("http://", "https://")) else sqs_queue_url(queue_name=queue)
+        )
+        consumers = [
+            Consumer(queue_url=queue_url, wait_seconds=options["wait_seconds"])
+            for _ in range(max(1, options["threads"]))
+        ]
+
+        def stop(signum: int, frame: Any) -> None:
+            for consumer in consumers:
+                consumer.stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        threads = [
+            threading.Thread(target=c.run, kwargs={"max_seconds": options["max_seconds"]})
+            for c in consumers
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.stdout.write("consumer stopped")

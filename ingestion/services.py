@@ -1,0 +1,195 @@
+"""Recording announced files (idempotently), coalescing them into runs, and keeping
+their state in step with those runs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from diep_portal.aws.s3 import s3_put_bytes
+from ingestion.events import ObjectCreated
+from ingestion.models import ConsumedMessageStat, FileState, IngestedFile
+from ingestion.routing import trigger_matches
+from jobs import services as job_services
+from jobs.models import Job, JobRun, RunState, Trigger
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RecordReport:
+    recorded: int = 0
+    duplicates: int = 0
+    unrouted: int = 0
+    jobs: set[int] = field(default_factory=set)
+
+
+def files_record(*, events: Sequence[ObjectCreated], source: str = "event") -> RecordReport:
+    """Add each announced object to the ledger of every enabled job its key triggers.
+
+    A redelivered or duplicate event (same object identity) changes nothing: existing
+    rows are skipped and the insert ignores a concurrent twin.
+    """
+    report = RecordReport()
+    buckets = {event.bucket for event in events}
+    jobs = list(Job.objects.filter(enabled=True, trigger_bucket__in=buckets))
+    candidates: list[IngestedFile] = []
+    for event in events:
+        matched = [job for job in jobs if trigger_matches(job, event.bucket, event.key)]
+        if not matched:
+            report.unrouted += 1
+        for job in matched:
+            candidates.append(
+                IngestedFile(
+                    job=job,
+                    bucket=event.bucket,
+                    key=event.key,
+                    identity=event.version_id or event.etag or "",
+                    sequencer=event.sequencer or "",
+                    etag=event.etag or "",
+                    version_id=event.version_id or "",
+                    size=event.size,
+                    event_name=event.event_name,
+                    event_time=event.event_time,
+                    source=source,
+                )
+            )
+    if not candidates:
+        return report
+    identity = lambda f: (f.job_id, f.bucket, f.key, f.identity, f.sequencer)  # noqa: E731
+    existing = set(
+        IngestedFile.objects.filter(
+            job_id__in={f.job_id for f in candidates}, key__in={f.key for f in candidates}
+        ).values_list("job_id", "bucket", "key", "identity", "sequencer")
+    )
+    fresh: dict[tuple[object, ...], IngestedFile] = {}
+    for candidate in candidates:
+        if identity(candidate) in existing or identity(candidate) in fresh:
+            report.duplicates += 1
+        else:
+            fresh[identity(candidate)] = candidate
+    IngestedFile.objects.bulk_create(fresh.values(), ignore_conflicts=True)
+    report.recorded = len(fresh)
+    report.jobs = {f.job_id for f in fresh.values()}
+    return report
+
+
+def _chunks(files: list[IngestedFile], job: Job) -> list[list[IngestedFile]]:
+    chunks: list[list[IngestedFile]] = [[]]
+    size = 0
+    for file in files:
+        full = len(chunks[-1]) >= job.trigger_max_files or (
+            chunks[-1] and size + (file.size or 0) > job.trigger_max_bytes
+        )
+        if full:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(file)
+        size += file.size or 0
+    return [chunk for chunk in chunks if chunk]
+
+
+def _write_manifest(job: Job, files: list[IngestedFile]) -> str:
+    key = f"manifests/{job.name}/{timezone.now():%Y/%m/%d}/{uuid.uuid4()}.json"
+    manifest = {
+        "job_id": str(job.job_id),
+        "files": [
+            {"uri": f.uri, "size": f.size, "etag": f.etag, "version_id": f.version_id or None}
+            for f in files
+        ],
+    }
+    s3_put_bytes(
+        bucket=settings.DIEP_ARTIFACTS_BUCKET,
+        key=key,
+        data=json.dumps(manifest).encode(),
+        content_type="application/json",
+    )
+    return f"s3://{settings.DIEP_ARTIFACTS_BUCKET}/{key}"
+
+
+def files_flush(
+    *, job_ids: Iterable[int] | None = None, now: datetime | None = None
+) -> list[JobRun]:
+    """Turn waiting files into runs: one run per chunk (max_files, max_bytes) once the
+    job's window closed or a limit is reached. Each file is bound to exactly one run,
+    even with several flushers at once (rows locked with SKIP LOCKED)."""
+    now = now or timezone.now()
+    if job_ids is None:
+        job_ids = set(
+            IngestedFile.objects.filter(state=FileState.RECEIVED).values_list("job_id", flat=True)
+        )
+    runs: list[JobRun] = []
+    for job in Job.objects.filter(pk__in=set(job_ids), enabled=True):
+        with transaction.atomic():
+            waiting = list(
+                IngestedFile.objects.select_for_update(skip_locked=True)
+                .filter(job=job, state=FileState.RECEIVED)
+                .order_by("id")
+            )
+            if not waiting:
+                continue
+            window_closed = (
+                waiting[0].received_at + timedelta(seconds=job.trigger_window_seconds) <= now
+            )
+            chunks = _chunks(waiting, job)
+            if not window_closed:
+                chunks = chunks[:-1]  # only full chunks go before the window closes
+            for chunk in chunks:
+                runs.append(_fire_for(job, chunk))
+    return runs
+
+
+def _fire_for(job: Job, chunk: list[IngestedFile]) -> JobRun:
+    manifest_uri = _write_manifest(job, chunk)
+    run = job_services.job_fire(
+        job=job,
+        parameters={},
+        trigger=Trigger.EVENT,
+        internal_arguments={"--diep_manifest": manifest_uri},
+    ).run
+    IngestedFile.objects.filter(pk__in=[f.pk for f in chunk]).update(
+        state=FileState.BATCHED, run=run, batched_at=timezone.now()
+    )
+    logger.info(
+        "files.batched",
+        extra={
+            "job_id": str(job.job_id),
+            "run_id": str(run.run_id),
+            "files": len(chunk),
+            "manifest": manifest_uri,
+        },
+    )
+    return run
+
+
+def files_follow_run(*, run: JobRun) -> int:
+    """Files of a finished run become PROCESSED (it succeeded) or FAILED."""
+    state = FileState.PROCESSED if run.state == RunState.SUCCEEDED else FileState.FAILED
+    return IngestedFile.objects.filter(run=run, state=FileState.BATCHED).update(state=state)
+
+
+def stats_add(counts: Counter[str]) -> None:
+    """Add to today's consumer counters (received, routed, duplicate, rejected:<reason>…)."""
+    today = timezone.now().date()
+    for outcome, count in counts.items():
+        if not count:
+            continue
+        updated = ConsumedMessageStat.objects.filter(day=today, outcome=outcome).update(
+            count=F("count") + count
+        )
+        if not updated:
+            stat, created = ConsumedMessageStat.objects.get_or_create(
+                day=today, outcome=outcome, defaults={"count": count}
+            )
+            if not created:
+                ConsumedMessageStat.objects.filter(pk=stat.pk).update(count=F("count") + count)

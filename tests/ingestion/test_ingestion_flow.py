@@ -1,0 +1,199 @@
+"""Event-driven ingestion on the moto server over HTTP: S3 PutObject → real bucket
+notification → SQS → consumer → file ledger → coalesced run with a manifest."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from diep_portal.aws.session import get_client
+from diep_portal.aws.sqs import sqs_send
+from ingestion.consumer import Consumer
+from ingestion.models import ConsumedMessageStat, FileState, IngestedFile
+from ingestion.routing import jobs_for_key, trigger_overlaps
+from ingestion.services import files_flush
+from jobs import services
+from jobs.models import JobRun, RunState
+
+pytestmark = pytest.mark.django_db
+
+RAW = "diep-raw"
+
+
+@pytest.fixture
+def stack(aws: str, monkeypatch: Any, settings: Any) -> str:
+    """Buckets, the event queue and a notification of the raw bucket to it."""
+    monkeypatch.setattr("jobs.tasks.run_start.delay", lambda run_id: None)
+    s3, sqs = get_client("s3"), get_client("sqs")
+    for bucket in (RAW, settings.DIEP_ARTIFACTS_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    queue_url = sqs.create_queue(
+        QueueName="diep-ingest-events", Attributes={"VisibilityTimeout": "60"}
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    s3.put_bucket_notification_configuration(
+        Bucket=RAW,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "Id": "diep-orders",
+                    "QueueArn": arn["Attributes"]["QueueArn"],
+                    "Events": ["s3:ObjectCreated:*"],
+                }
+            ]
+        },
+    )
+    return str(queue_url)
+
+
+def consume(queue_url: str, rounds: int = 6) -> dict[str, int]:
+    consumer = Consumer(queue_url=queue_url, wait_seconds=1)
+    totals: dict[str, int] = {}
+    for _ in range(rounds):
+        report = consumer.run_once()
+        for name, count in report.counts.items():
+            totals[name] = totals.get(name, 0) + count
+        if not report.received:
+            break
+    return totals
+
+
+def test_objects_become_one_coalesced_run_with_a_manifest(stack: str, make_job: Any) -> None:
+    job = make_job(
+        trigger={
+            "bucket": RAW,
+            "prefix": "orders/",
+            "suffix": ".csv",
+            "window_seconds": 0,
+            "max_files": 100,
+            "max_bytes": 10**9,
+        }
+    )
+    keys = [
+        "orders/a b.csv",
+        "orders/x+y.csv",
+        "orders/été 2026/ünï.csv",
+        "orders/skip.json",
+        "other/c.csv",
+    ]
+    for key in keys:
+        get_client("s3").put_object(Bucket=RAW, Key=key, Body=b"id,amount\n1,2\n")
+    totals = consume(stack)
+    files = IngestedFile.objects.filter(job=job)
+    assert sorted(files.values_list("key", flat=True)) == sorted(keys[:3])  # decoded, routed
+    assert totals["test_event"] == 1  # sent by S3 when the notification was configured
+    assert totals["unrouted"] == 2
+    runs = JobRun.objects.filter(job=job)
+    assert runs.count() >= 1
+    assert set(files.values_list("state", flat=True)) == {FileState.BATCHED}
+    assert files.values("run").distinct().count() == runs.count()  # each file in one run
+    run = runs.first()
+    assert run is not None
+    manifest_uri = run.arguments["--diep_manifest"]
+    bucket, _, key = manifest_uri.removeprefix("s3://").partition("/")
+    manifest = json.loads(get_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert {f["uri"] for f in manifest["files"]} <= {f"s3://{RAW}/{k}" for k in keys[:3]}
+    assert all(f["size"] == 14 for f in manifest["files"])
+    assert (
+        get_client("sqs").get_queue_attributes(
+            QueueUrl=stack, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        == "0"
+    )  # deleted after commit
+
+
+def test_redelivered_and_duplicate_events_are_no_ops(stack: str, make_job: Any) -> None:
+    make_job(trigger={"bucket": RAW, "prefix": "in/", "window_seconds": 3600})
+    get_client("s3").put_object(Bucket=RAW, Key="in/one.csv", Body=b"x")
+    consume(stack)
+    assert IngestedFile.objects.count() == 1
+    body = json.dumps(
+        {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "eventTime": "2026-11-29T03:00:00.000Z",
+                    "s3": {
+                        "bucket": {"name": RAW},
+                        "object": {
+                            "key": "in/one.csv",
+                            "size": 1,
+                            "eTag": IngestedFile.objects.get().etag,
+                        },
+                    },
+                }
+            ]
+        }
+    )
+    sqs_send(queue_url=stack, body=body)
+    sqs_send(queue_url=stack, body=body)
+    totals = consume(stack)
+    assert totals["duplicate"] == 2
+    assert IngestedFile.objects.count() == 1
+
+
+def test_rejected_messages_are_counted_and_left_for_the_dlq(stack: str, make_job: Any) -> None:
+    consume(stack)  # the test event
+    sqs_send(queue_url=stack, body="not json at all")
+    report = Consumer(queue_url=stack, wait_seconds=1).run_once()
+    assert report.left_for_redrive == 1
+    assert report.deleted == 0
+    assert ConsumedMessageStat.objects.get(outcome="rejected:not_json").count == 1
+
+
+def test_window_limits_and_files_follow_their_run(stack: str, make_job: Any) -> None:
+    job = make_job(
+        trigger={
+            "bucket": RAW,
+            "prefix": "w/",
+            "window_seconds": 600,
+            "max_files": 2,
+            "max_bytes": 10**9,
+        }
+    )
+    for index in range(5):
+        get_client("s3").put_object(Bucket=RAW, Key=f"w/{index}.csv", Body=b"1")
+    consume(stack)
+    # Two full batches of 2 went at once; the fifth file waits for its window.
+    assert JobRun.objects.filter(job=job).count() == 2
+    assert IngestedFile.objects.filter(state=FileState.RECEIVED).count() == 1
+    assert files_flush() == []
+    later = timezone.now() + timedelta(seconds=601)
+    assert len(files_flush(now=later)) == 1
+    assert not IngestedFile.objects.filter(state=FileState.RECEIVED).exists()
+    run = JobRun.objects.filter(job=job, state=RunState.PENDING).first()
+    assert run is not None
+    services.transition_run(run=run, to=RunState.STARTING, source="test")
+    services.transition_run(run=run, to=RunState.SUCCEEDED, source="test")
+    assert set(IngestedFile.objects.filter(run=run).values_list("state", flat=True)) == {
+        FileState.PROCESSED
+    }
+
+
+def test_routing_and_overlaps(make_job: Any) -> None:
+    orders = make_job(trigger={"bucket": RAW, "prefix": "orders/", "suffix": ".csv"})
+    make_job(name="disabled", enabled=False, trigger={"bucket": RAW, "prefix": "orders/"})
+    assert jobs_for_key(RAW, "orders/2026/a.csv") == [orders]
+    assert jobs_for_key(RAW, "orders/a.json") == []
+    assert jobs_for_key("elsewhere", "orders/a.csv") == []
+    overlaps = trigger_overlaps(bucket=RAW, prefix="orders/2026/", suffix="")
+    assert {o.job_name for o in overlaps} == {"orders-daily", "disabled"}
+    assert trigger_overlaps(bucket=RAW, prefix="clicks/", suffix=".csv") == []
+
+
+def test_api_lists_files_and_matches_keys(stack: str, make_job: Any, api: Any) -> None:
+    make_job(trigger={"bucket": RAW, "prefix": "api/", "window_seconds": 3600})
+    get_client("s3").put_object(Bucket=RAW, Key="api/one two.csv", Body=b"x")
+    consume(stack)
+    listed = api.get("/api/v1/files/?bucket=diep-raw&key=api/&state=RECEIVED").json()
+    assert [f["key"] for f in listed["results"]] == ["api/one two.csv"]
+    assert api.get("/api/v1/files/?state=NOPE").status_code == 400
+    match = api.get("/api/v1/triggers/match", {"bucket": RAW, "key": "api/x.csv"}).json()
+    assert [job["name"] for job in match["jobs"]] == ["orders-daily"]
+    assert api.get("/api/v1/triggers/match?bucket=diep-raw").status_code == 400
