@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from diep_portal.exceptions import ApplicationError
+from ingestion import services
 from ingestion.models import ConsumedMessageStat, IngestedFile
 from jobs.admin import state_badge
 
@@ -21,6 +24,7 @@ class IngestedFileAdmin(admin.ModelAdmin):
     search_fields = ["key", "etag", "run__run_id"]
     list_select_related = ["job", "run"]
     date_hierarchy = "received_at"
+    actions = ["reprocess"]
     readonly_fields = (
         "job",
         "bucket",
@@ -54,6 +58,20 @@ class IngestedFileAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_fire_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("jobs.fire_job")
+
+    @admin.action(description="Reprocess selected files (new run)", permissions=["fire"])
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[IngestedFile]) -> None:
+        try:
+            runs = services.files_reprocess(files=list(queryset), user=request.user)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(
+                request, f"{queryset.count()} file(s) sent again in {len(runs)} run(s)."
+            )
 
 
 @admin.register(ConsumedMessageStat)

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from diep_portal.exceptions import ValidationFailed
+from ingestion import services
 from ingestion.models import FileState, IngestedFile
 from ingestion.routing import jobs_for_key
 from jobs.api.filters import filter_parameters
@@ -40,6 +41,7 @@ class FileOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = IngestedFile
         fields = [
+            "id",
             "uri",
             "bucket",
             "key",
@@ -107,3 +109,37 @@ class TriggerMatchApi(ApiView):
             for job in jobs_for_key(bucket, key)
         ]
         return Response({"bucket": bucket, "key": key, "jobs": jobs})
+
+
+class ReprocessInput(serializers.Serializer):
+    file_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000
+    )
+
+
+class ReprocessOutput(serializers.Serializer):
+    files = serializers.IntegerField()
+    run_ids = serializers.ListField(child=serializers.UUIDField())
+
+
+class FileReprocessApi(ApiView):
+    """Operators send recorded files through their job again (a new run)."""
+
+    required_permissions = {"*": "jobs.fire_job"}
+
+    @extend_schema(
+        operation_id="files_reprocess",
+        request=ReprocessInput,
+        responses={202: ReprocessOutput, 409: ErrorSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        body = ReprocessInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        wanted = set(body.validated_data["file_ids"])
+        files = list(IngestedFile.objects.filter(pk__in=wanted))
+        if missing := sorted(wanted - {f.pk for f in files}):
+            raise ValidationFailed.from_fields({"file_ids": [f"No file {missing[0]}."]})
+        runs = services.files_reprocess(files=files, user=request.user)
+        return Response(
+            {"files": len(files), "run_ids": [str(run.run_id) for run in runs]}, status=202
+        )

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -17,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from diep_portal.aws.s3 import s3_put_bytes
+from diep_portal.exceptions import Conflict
 from ingestion.events import ObjectCreated
 from ingestion.models import ConsumedMessageStat, FileState, IngestedFile
 from ingestion.routing import trigger_matches
@@ -149,12 +151,13 @@ def files_flush(
     return runs
 
 
-def _fire_for(job: Job, chunk: list[IngestedFile]) -> JobRun:
+def _fire_for(job: Job, chunk: list[IngestedFile], user: Any = None) -> JobRun:
     manifest_uri = _write_manifest(job, chunk)
     run = job_services.job_fire(
         job=job,
         parameters={},
         trigger=Trigger.EVENT,
+        user=user,
         internal_arguments={"--diep_manifest": manifest_uri},
     ).run
     IngestedFile.objects.filter(pk__in=[f.pk for f in chunk]).update(
@@ -193,3 +196,39 @@ def stats_add(counts: Counter[str]) -> None:
             )
             if not created:
                 ConsumedMessageStat.objects.filter(pk=stat.pk).update(count=F("count") + count)
+
+
+def files_reprocess(*, files: Sequence[IngestedFile], user: Any) -> list[JobRun]:
+    """Process recorded files again: each gets a new ledger row, marked with this
+    reprocess, bound to a new run of its job; the original rows keep their history.
+
+    Raises Conflict when a job of the selection is disabled (nothing is changed then).
+    """
+    marker = f"reprocess:{uuid.uuid4()}"
+    by_job: dict[int, list[IngestedFile]] = {}
+    for file in files:
+        by_job.setdefault(file.job_id, []).append(file)
+    runs: list[JobRun] = []
+    with transaction.atomic():
+        for job in Job.objects.filter(pk__in=by_job):
+            if not job.enabled:
+                raise Conflict(f"Job {job.name!r} is disabled; enable it to reprocess its files.")
+            copies = IngestedFile.objects.bulk_create(
+                IngestedFile(
+                    job=job,
+                    bucket=f.bucket,
+                    key=f.key,
+                    identity=f.identity,
+                    sequencer=marker,
+                    etag=f.etag,
+                    version_id=f.version_id,
+                    size=f.size,
+                    event_name=f.event_name,
+                    event_time=f.event_time,
+                    source="reprocess",
+                )
+                for f in by_job[job.pk]
+            )
+            runs.extend(_fire_for(job, chunk, user) for chunk in _chunks(copies, job))
+    logger.info("files.reprocessed", extra={"files": len(files), "runs": len(runs)})
+    return runs

@@ -22,5 +22,6 @@ urlpatterns = [
     path("runs/<str:run_id>/stop/", views.RunStopApi.as_view(), name="run-stop"),
     path("runs/<str:run_id>/retry/", views.RunRetryApi.as_view(), name="run-retry"),
     path("files/", ingestion_api.FileListApi.as_view(), name="file-list"),
+    path("files/reprocess/", ingestion_api.FileReprocessApi.as_view(), name="file-reprocess"),
     path("triggers/match", ingestion_api.TriggerMatchApi.as_view(), name="trigger-match"),
 ]

@@ -197,3 +197,28 @@ def test_api_lists_files_and_matches_keys(stack: str, make_job: Any, api: Any) -
     match = api.get("/api/v1/triggers/match", {"bucket": RAW, "key": "api/x.csv"}).json()
     assert [job["name"] for job in match["jobs"]] == ["orders-daily"]
     assert api.get("/api/v1/triggers/match?bucket=diep-raw").status_code == 400
+
+
+def test_reprocess_sends_files_again_in_a_new_run(
+    stack: str, make_job: Any, api: Any, viewer: Any, client_for: Any
+) -> None:
+    job = make_job(trigger={"bucket": RAW, "prefix": "re/", "window_seconds": 0})
+    get_client("s3").put_object(Bucket=RAW, Key="re/a.csv", Body=b"x")
+    consume(stack)
+    original = IngestedFile.objects.get(job=job)
+    assert original.state == FileState.BATCHED
+    denied = client_for(viewer).post(
+        "/api/v1/files/reprocess/", {"file_ids": [original.pk]}, format="json"
+    )
+    assert denied.status_code == 403
+    response = api.post("/api/v1/files/reprocess/", {"file_ids": [original.pk]}, format="json")
+    assert response.status_code == 202, response.content
+    [run_id] = response.json()["run_ids"]
+    copy = IngestedFile.objects.get(run__run_id=run_id)
+    assert (copy.key, copy.source, copy.state) == ("re/a.csv", "reprocess", FileState.BATCHED)
+    original.refresh_from_db()
+    assert original.run_id != copy.run_id  # history kept
+    assert (
+        api.post("/api/v1/files/reprocess/", {"file_ids": [999999]}, format="json").status_code
+        == 400
+    )
