@@ -52,3 +52,20 @@ def trigger_overlaps(
         for job in others
         if _overlaps(prefix, suffix, job.trigger_prefix, job.trigger_suffix)
     ]
+
+
+def trigger_overlap_warnings(job: Job) -> list[str]:
+    """Human warnings for the job's trigger overlapping other jobs' on its bucket."""
+    if not job.trigger_bucket:
+        return []
+    return [
+        f"The trigger overlaps job {overlap.job_name!r} (prefix {overlap.prefix!r}, suffix "
+        f"{overlap.suffix!r}) on bucket {job.trigger_bucket!r}: some keys fire both jobs, and "
+        "S3 refuses overlapping notification filters, so only one can be provisioned."
+        for overlap in trigger_overlaps(
+            bucket=job.trigger_bucket,
+            prefix=job.trigger_prefix,
+            suffix=job.trigger_suffix,
+            exclude_job_id=job.pk,
+        )
+    ]

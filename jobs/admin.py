@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from diep_portal.exceptions import ApplicationError, ValidationFailed
+from ingestion.routing import trigger_overlap_warnings
 from jobs import selectors, services
 from jobs.models import Job, JobRun, JobVersion, RunEvent, RunState, Trigger
 from jobs.specs import JobSpecSerializer, spec_diff
@@ -359,6 +360,8 @@ class JobAdmin(admin.ModelAdmin):
             saved = services.job_create(spec=spec, user=request.user, source="admin")
         # The admin reads pk and fields from `obj` for its messages and redirect.
         obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+        for warning in trigger_overlap_warnings(saved):
+            self.message_user(request, warning, messages.WARNING)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         pass

@@ -46,6 +46,12 @@ class JobOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     created_by = serializers.CharField(allow_null=True)
     updated_by = serializers.CharField(allow_null=True)
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="On create and change: problems worth knowing that do not block the save "
+        "(e.g. a trigger overlapping another job's).",
+    )
 
     def to_representation(self, instance: Job) -> dict[str, Any]:
         date = serializers.DateTimeField()

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from diep_portal.exceptions import ValidationFailed
+from ingestion.routing import trigger_overlap_warnings
 from jobs import selectors, services
 from jobs.api import serializers as io
 from jobs.api.filters import JobFilter, RunFilter, filter_parameters
@@ -63,8 +64,13 @@ def _validated_spec(data: Any) -> dict[str, Any]:
     return dict(spec.validated_data)
 
 
-def _job_response(job: Job, code: int = status.HTTP_200_OK) -> Response:
-    return Response(io.JobOutputSerializer(job).data, status=code)
+def _job_response(
+    job: Job, code: int = status.HTTP_200_OK, *, with_warnings: bool = False
+) -> Response:
+    data = io.JobOutputSerializer(job).data
+    if with_warnings:
+        data["warnings"] = trigger_overlap_warnings(job)
+    return Response(data, status=code)
 
 
 def _job_param(name: str = "job") -> OpenApiParameter:
@@ -90,7 +96,7 @@ class JobCreateApi(ApiView):
         job = services.job_create(
             spec=_validated_spec(request.data), user=request.user, source="api"
         )
-        return _job_response(job, status.HTTP_201_CREATED)
+        return _job_response(job, status.HTTP_201_CREATED, with_warnings=True)
 
 
 class JobListCreateApi(ApiView):
@@ -143,7 +149,8 @@ class JobDetailApi(ApiView):
             raise ValidationFailed("Expected a JSON object.")
         spec = _validated_spec(merge_spec_patch(job_to_spec(job), request.data))
         return _job_response(
-            services.job_update(job=job, spec=spec, user=request.user, source="api")
+            services.job_update(job=job, spec=spec, user=request.user, source="api"),
+            with_warnings=True,
         )
 
 

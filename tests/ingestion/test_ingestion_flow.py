@@ -222,3 +222,24 @@ def test_reprocess_sends_files_again_in_a_new_run(
         api.post("/api/v1/files/reprocess/", {"file_ids": [999999]}, format="json").status_code
         == 400
     )
+
+
+def test_overlapping_trigger_is_reported_on_save(api: Any) -> None:
+    from tests.conftest import job_body
+
+    first = api.post(
+        "/create_job/",
+        job_body(name="first", trigger={"bucket": RAW, "prefix": "o/"}),
+        format="json",
+    )
+    assert first.json()["warnings"] == []
+    second = api.post(
+        "/create_job/",
+        job_body(name="second", trigger={"bucket": RAW, "prefix": "o/deeper/", "suffix": ".csv"}),
+        format="json",
+    )
+    assert second.status_code == 201
+    [warning] = second.json()["warnings"]
+    assert "'first'" in warning
+    moved = api.patch("/api/v1/jobs/second/", {"trigger": {"prefix": "p/"}}, format="json")
+    assert moved.json()["warnings"] == []
