@@ -174,3 +174,16 @@ def make_job(db: None) -> Callable[..., Any]:
         return services.job_create(spec=spec.validated_data, user=None, source="test")
 
     return make
+
+
+def subprocess_database_url() -> str:
+    """The test database as a URL for a worker or consumer in another process."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("another process needs a shared server database (PostgreSQL)")
+    host = db["HOST"] or "127.0.0.1"
+    port = db["PORT"] or 5432
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{host}:{port}/{db['NAME']}"

@@ -18,24 +18,13 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from jobs.models import JobRun, RunState
-from tests.conftest import job_body
+from tests.conftest import job_body, subprocess_database_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip("the worker process needs a shared server database (PostgreSQL)")
-    host = db["HOST"] or "127.0.0.1"
-    port = db["PORT"] or 5432
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{host}:{port}/{db['NAME']}"
 
 
 @pytest.fixture
@@ -45,7 +34,7 @@ def celery_worker_process(aws: str, tmp_path: Path) -> Iterator[subprocess.Popen
         pytest.skip("end-to-end tests run on the Redis broker (CELERY_BROKER_URL=redis://...)")
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": subprocess_database_url(),
         "CELERY_BROKER_URL": broker,
         "AWS_ENDPOINT_URL": aws,
         "AWS_ACCESS_KEY_ID": "testing",
