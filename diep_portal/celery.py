@@ -36,6 +36,7 @@ app.conf.task_routes = {
     "jobs.mirror_reconcile": {"queue": Queue.MAINTENANCE.value},
     "ingestion.flush_windows": {"queue": Queue.MAINTENANCE.value},
     "ingestion.drain_events": {"queue": Queue.MAINTENANCE.value},
+    "ingestion.backfill_run": {"queue": Queue.MAINTENANCE.value},
 }
 app.autodiscover_tasks()
 

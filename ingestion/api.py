@@ -10,8 +10,9 @@ from rest_framework.response import Response
 
 from diep_portal.exceptions import ValidationFailed
 from ingestion import services
-from ingestion.models import FileState, IngestedFile
+from ingestion.models import Backfill, FileState, IngestedFile
 from ingestion.routing import jobs_for_key
+from jobs import selectors
 from jobs.api.filters import filter_parameters
 from jobs.api.serializers import ErrorSerializer
 from jobs.api.views import ApiView, paginated
@@ -143,3 +144,75 @@ class FileReprocessApi(ApiView):
         return Response(
             {"files": len(files), "run_ids": [str(run.run_id) for run in runs]}, status=202
         )
+
+
+class BackfillInput(serializers.Serializer):
+    prefix = serializers.CharField(
+        max_length=1024,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Under the job's trigger prefix; default: all of it.",
+    )
+    modified_after = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    modified_before = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    force = serializers.BooleanField(
+        required=False, default=False, help_text="Also send objects already in the ledger."
+    )
+
+
+class BackfillOutput(serializers.ModelSerializer):
+    job = serializers.CharField(source="job.name")
+
+    class Meta:
+        model = Backfill
+        fields = [
+            "id",
+            "job",
+            "prefix",
+            "modified_after",
+            "modified_before",
+            "force",
+            "state",
+            "listed",
+            "recorded",
+            "skipped",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+
+
+class JobBackfillApi(ApiView):
+    """Start a backfill (operators) or list a job's backfills with their progress."""
+
+    required_permissions = {"*": "jobs.view_jobrun", "POST": "jobs.fire_job"}
+
+    @extend_schema(
+        operation_id="jobs_backfills_list", responses={200: BackfillOutput(many=True), **ERRORS}
+    )
+    def get(self, request: Request, job_ref: str) -> Response:
+        job = selectors.job_get(job_ref)
+        return paginated(
+            self, request, Backfill.objects.filter(job=job).select_related("job"), BackfillOutput
+        )
+
+    @extend_schema(
+        operation_id="jobs_backfill",
+        request=BackfillInput,
+        responses={202: BackfillOutput, 409: ErrorSerializer, **ERRORS},
+    )
+    def post(self, request: Request, job_ref: str) -> Response:
+        job = selectors.job_get(job_ref)
+        body = BackfillInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        backfill = services.backfill_request(
+            job=job,
+            prefix=data.get("prefix") or job.trigger_prefix,
+            modified_after=data["modified_after"],
+            modified_before=data["modified_before"],
+            force=data["force"],
+            user=request.user,
+        )
+        return Response(BackfillOutput(backfill).data, status=202)

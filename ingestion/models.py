@@ -78,3 +78,39 @@ class ConsumedMessageStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.outcome}={self.count}"
+
+
+class BackfillState(models.TextChoices):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+
+
+class Backfill(models.Model):
+    """Objects already in S3 fed through the ledger and coalescing, with progress."""
+
+    job = models.ForeignKey("jobs.Job", on_delete=models.CASCADE, related_name="backfills")
+    prefix = models.CharField(max_length=1024)
+    modified_after = models.DateTimeField(null=True, blank=True)
+    modified_before = models.DateTimeField(null=True, blank=True)
+    # Send objects already in the ledger again (as new ledger rows, history kept).
+    force = models.BooleanField(default=False)
+    state = models.CharField(
+        max_length=16, choices=BackfillState.choices, default=BackfillState.PENDING
+    )
+    listed = models.PositiveIntegerField(default=0)
+    recorded = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    requested_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} s3://…/{self.prefix} {self.state}"

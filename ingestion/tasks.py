@@ -30,3 +30,9 @@ def drain_events(max_seconds: float = 50.0) -> int:
         return Consumer(queue_url=queue_url, wait_seconds=5).run(max_seconds=max_seconds).received
     finally:
         cache.delete(_DRAIN_LOCK)
+
+
+@shared_task(name="ingestion.backfill_run", acks_late=True, ignore_result=True)
+def backfill_run(backfill_id: int) -> None:
+    """Feed a requested backfill's objects through the ledger (ingestion.services)."""
+    services.backfill_run(backfill_id=backfill_id)

@@ -237,7 +237,7 @@ class JobAdmin(admin.ModelAdmin):
         "recent_runs",
         "version_history",
     ]
-    actions = ["fire_now", "enable_jobs", "disable_jobs"]
+    actions = ["fire_now", "enable_jobs", "disable_jobs", "backfill"]
     fieldsets = [
         (None, {"fields": ["name", "description", "enabled", "engine", "glue_job_name"]}),
         ("Source", {"fields": ["source_uri", "source_format", "source_options"]}),
@@ -474,6 +474,31 @@ class JobAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"{queryset.count()} job(s) {'enabled' if enabled else 'disabled'}."
         )
+
+    @admin.action(
+        description="Backfill: ingest what is under the trigger prefix", permissions=["fire"]
+    )
+    def backfill(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        from ingestion.services import backfill_request
+
+        for job in queryset:
+            try:
+                backfill_request(
+                    job=job,
+                    prefix=job.trigger_prefix,
+                    modified_after=None,
+                    modified_before=None,
+                    force=False,
+                    user=request.user,
+                )
+            except ApplicationError as exc:
+                self.message_user(request, f"{job.name}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"{job.name}: backfill started; progress is under "
+                    f"/api/v1/jobs/{job.name}/backfill/.",
+                )
 
     @admin.action(description="Enable", permissions=["change"])
     def enable_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
 from diep_portal.aws.errors import translate_aws_errors
 from diep_portal.aws.session import get_client
 
@@ -22,3 +26,25 @@ def s3_get_bytes(*, bucket: str, key: str) -> bytes:
     """GetObject body of a small object."""
     with translate_aws_errors("s3", "GetObject"):
         return bytes(get_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+@dataclass(frozen=True)
+class S3Object:
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+
+
+def s3_list_objects(*, bucket: str, prefix: str) -> Iterator[S3Object]:
+    """Every object under `prefix`, page by page (ListObjectsV2)."""
+    paginator = get_client("s3").get_paginator("list_objects_v2")
+    with translate_aws_errors("s3", "ListObjectsV2"):
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield S3Object(
+                    key=item["Key"],
+                    size=int(item.get("Size", 0)),
+                    etag=str(item.get("ETag", "")).strip('"'),
+                    last_modified=item["LastModified"],
+                )

@@ -17,6 +17,9 @@ urlpatterns = [
         name="job-version-diff",
     ),
     path("jobs/<str:job_ref>/runs/", views.JobRunListApi.as_view(), name="job-runs"),
+    path(
+        "jobs/<str:job_ref>/backfill/", ingestion_api.JobBackfillApi.as_view(), name="job-backfill"
+    ),
     path("runs/", views.RunListApi.as_view(), name="run-list"),
     path("runs/<str:run_id>/", views.RunDetailApi.as_view(), name="run-detail"),
     path("runs/<str:run_id>/stop/", views.RunStopApi.as_view(), name="run-stop"),

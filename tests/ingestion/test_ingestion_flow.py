@@ -243,3 +243,56 @@ def test_overlapping_trigger_is_reported_on_save(api: Any) -> None:
     assert "'first'" in warning
     moved = api.patch("/api/v1/jobs/second/", {"trigger": {"prefix": "p/"}}, format="json")
     assert moved.json()["warnings"] == []
+
+
+def test_backfill_skips_what_was_processed_unless_forced(
+    stack: str, make_job: Any, api: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from ingestion import services as ingestion_services
+
+    monkeypatch.setattr(
+        "ingestion.tasks.backfill_run.delay",
+        lambda backfill_id: ingestion_services.backfill_run(backfill_id=backfill_id),
+    )
+    job = make_job(
+        trigger={
+            "bucket": RAW,
+            "prefix": "bf/",
+            "suffix": ".csv",
+            "window_seconds": 0,
+            "max_files": 100,
+        }
+    )
+    get_client("s3").put_object(Bucket=RAW, Key="bf/old.csv", Body=b"x")
+    consume(stack)  # arrived by event: already in the ledger
+    get_client("sqs").purge_queue(QueueUrl=stack)  # later objects arrive only by backfill
+    for key in ("bf/2026/a.csv", "bf/2026/b.csv", "bf/2026/skip.txt"):
+        get_client("s3").put_object(Bucket=RAW, Key=key, Body=b"x")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        started = api.post(f"/api/v1/jobs/{job.name}/backfill/", {}, format="json")
+    assert started.status_code == 202, started.content
+    progress = api.get(f"/api/v1/jobs/{job.name}/backfill/").json()["results"][0]
+    assert (progress["state"], progress["listed"], progress["recorded"], progress["skipped"]) == (
+        "DONE",
+        3,
+        2,
+        1,
+    )
+    assert IngestedFile.objects.filter(job=job).count() == 3
+
+    with django_capture_on_commit_callbacks(execute=True):
+        forced = api.post(
+            f"/api/v1/jobs/{job.name}/backfill/",
+            {"prefix": "bf/2026/", "force": True},
+            format="json",
+        )
+    assert forced.status_code == 202
+    assert IngestedFile.objects.filter(job=job, source="backfill").count() == 4
+    assert not IngestedFile.objects.filter(state=FileState.RECEIVED).exists()
+
+    outside = api.post(
+        f"/api/v1/jobs/{job.name}/backfill/", {"prefix": "elsewhere/"}, format="json"
+    )
+    assert outside.status_code == 400
+    assert "prefix" in outside.json()["fields"]
