@@ -265,6 +265,7 @@ DIEP_DYNAMODB_JOBS_TABLE = env.str("DIEP_DYNAMODB_JOBS_TABLE", default="diep-job
 DIEP_DYNAMODB_RUNS_TABLE = env.str("DIEP_DYNAMODB_RUNS_TABLE", default="diep-job-runs")
 # Event-driven ingestion: the queue S3 notifications land in, where manifests go.
 DIEP_INGEST_QUEUE = env.str("DIEP_INGEST_QUEUE", default="diep-ingest-events")
+DIEP_INGEST_DLQ = env.str("DIEP_INGEST_DLQ", default="diep-ingest-events-dlq")
 DIEP_ARTIFACTS_BUCKET = env.str("DIEP_ARTIFACTS_BUCKET", default="diep-artifacts")
 # How long the consumer keeps a received batch hidden; extended while it works on it.
 DIEP_CONSUMER_VISIBILITY_SECONDS = env.int("DIEP_CONSUMER_VISIBILITY_SECONDS", default=120)

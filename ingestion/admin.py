@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from diep_portal.exceptions import ApplicationError
-from ingestion import services
-from ingestion.models import ConsumedMessageStat, IngestedFile
+from diep_portal.exceptions import ApplicationError, AwsError
+from ingestion import dlq, services
+from ingestion.models import ConsumedMessageStat, DlqAction, IngestedFile
 from jobs.admin import state_badge
 
 
@@ -85,3 +87,62 @@ class ConsumedMessageStatAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(DlqAction)
+class DlqActionAdmin(admin.ModelAdmin):
+    """The DLQ console (a page of its own) and its audit trail (this list, read-only)."""
+
+    list_display = ["at", "action", "message_id", "actor", "detail"]
+    list_filter = ["action"]
+    search_fields = ["message_id", "detail"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        console = path(
+            "console/", self.admin_site.admin_view(self.console_view), name="ingestion_dlq_console"
+        )
+        return [console, *super().get_urls()]
+
+    def console_view(self, request: HttpRequest) -> HttpResponse:
+        """List dead-lettered events; redrive or delete selected ones, or redrive all."""
+        if not request.user.has_perm("jobs.fire_job"):
+            raise PermissionDenied
+        if request.method == "POST":
+            selected = request.POST.getlist("message_id")
+            try:
+                if request.POST.get("action") == "redrive":
+                    done = dlq.dlq_redrive(message_ids=selected, user=request.user)
+                    self.message_user(request, f"{done} message(s) sent back to the queue.")
+                elif request.POST.get("action") == "delete":
+                    done = dlq.dlq_delete(message_ids=selected, user=request.user)
+                    self.message_user(request, f"{done} message(s) deleted.")
+                elif request.POST.get("action") == "redrive_all":
+                    self.message_user(request, dlq.dlq_redrive_all(user=request.user))
+            except AwsError as exc:
+                self.message_user(request, f"AWS refused: {exc}", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:ingestion_dlq_console"))
+        try:
+            dead = dlq.dlq_peek()
+            error = ""
+        except AwsError as exc:
+            dead, error = [], str(exc)
+        rows = [
+            {"id": m.message_id, "receives": m.receive_count, "preview": m.body[:300]} for m in dead
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "rows": rows,
+            "error": error,
+            "title": "Dead-letter queue",
+        }
+        return TemplateResponse(request, "admin/ingestion/dlq_console.html", context)

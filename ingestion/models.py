@@ -114,3 +114,21 @@ class Backfill(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id} s3://…/{self.prefix} {self.state}"
+
+
+class DlqAction(models.Model):
+    """Audit trail of the DLQ console: who redrove or deleted which message, when."""
+
+    action = models.CharField(max_length=16)  # redrive | delete | redrive_all
+    message_id = models.CharField(max_length=128, blank=True, default="")
+    actor = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    detail = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.message_id}"

@@ -91,3 +91,28 @@ def sqs_send(*, queue_url: str, body: str) -> str:
         return str(
             get_client("sqs").send_message(QueueUrl=queue_url, MessageBody=body)["MessageId"]
         )
+
+
+def sqs_queue_arn(*, queue_url: str) -> str:
+    """The queue's ARN."""
+    with translate_aws_errors("sqs", "GetQueueAttributes"):
+        attributes = get_client("sqs").get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]
+    return str(attributes["QueueArn"])
+
+
+def sqs_depth(*, queue_url: str) -> int:
+    """Messages waiting plus in flight (approximate, as SQS reports)."""
+    with translate_aws_errors("sqs", "GetQueueAttributes"):
+        attributes = get_client("sqs").get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+def sqs_start_move_task(*, source_arn: str) -> None:
+    """StartMessageMoveTask: SQS moves a DLQ's messages back to their source queue."""
+    with translate_aws_errors("sqs", "StartMessageMoveTask"):
+        get_client("sqs").start_message_move_task(SourceArn=source_arn)

@@ -296,3 +296,41 @@ def test_backfill_skips_what_was_processed_unless_forced(
     )
     assert outside.status_code == 400
     assert "prefix" in outside.json()["fields"]
+
+
+def test_dlq_console_redrives_and_deletes_with_an_audit_trail(
+    aws: str, operator: Any, viewer: Any
+) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from ingestion.models import DlqAction
+
+    sqs = get_client("sqs")
+    dlq_url = sqs.create_queue(QueueName="diep-ingest-events-dlq")["QueueUrl"]
+    main_url = sqs.create_queue(QueueName="diep-ingest-events")["QueueUrl"]
+    ids = [
+        sqs.send_message(QueueUrl=dlq_url, MessageBody=f"poison {n}")["MessageId"] for n in range(3)
+    ]
+    browser = Client()
+    browser.force_login(operator)
+    url = reverse("admin:ingestion_dlq_console")
+    page = browser.get(url)
+    assert page.status_code == 200
+    assert b"poison 0" in page.content
+    browser.post(url, {"action": "redrive", "message_id": [ids[0]]})
+    browser.post(url, {"action": "delete", "message_id": [ids[1]]})
+    moved = sqs.receive_message(QueueUrl=main_url, WaitTimeSeconds=1)["Messages"]
+    assert [m["Body"] for m in moved] == ["poison 0"]
+    browser.post(url, {"action": "redrive_all"})
+    assert set(DlqAction.objects.values_list("action", flat=True)) == {
+        "redrive",
+        "delete",
+        "redrive_all",
+    }
+    assert DlqAction.objects.get(action="delete").actor == operator
+    viewer.is_staff = True
+    viewer.save()
+    other = Client()
+    other.force_login(viewer)
+    assert other.get(url).status_code == 403

@@ -1,0 +1,120 @@
+"""The DLQ console's operations: look at dead-lettered events, send them back, drop them.
+
+Every action is written to the DlqAction audit trail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+
+from diep_portal.aws.sqs import (
+    SqsMessage,
+    sqs_delete_batch,
+    sqs_extend_visibility,
+    sqs_queue_arn,
+    sqs_queue_url,
+    sqs_receive,
+    sqs_send,
+    sqs_start_move_task,
+)
+from ingestion.models import DlqAction
+
+logger = logging.getLogger(__name__)
+# Receiving hides messages; looking must not, or an action right after finds nothing.
+_PEEK_VISIBILITY_SECONDS = 0
+_MAX_SCAN_RECEIVES = 20
+
+
+def _queues() -> tuple[str, str]:
+    return (
+        sqs_queue_url(queue_name=settings.DIEP_INGEST_DLQ),
+        sqs_queue_url(queue_name=settings.DIEP_INGEST_QUEUE),
+    )
+
+
+def _actor(user: Any) -> Any:
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def dlq_peek(*, limit: int = 50) -> list[SqsMessage]:
+    """Up to `limit` dead-lettered messages (each receive also counts as one)."""
+    dlq_url, _ = _queues()
+    seen: dict[str, SqsMessage] = {}
+    for _ in range(_MAX_SCAN_RECEIVES):
+        batch = sqs_receive(
+            queue_url=dlq_url, wait_seconds=0, visibility_timeout=_PEEK_VISIBILITY_SECONDS
+        )
+        if not batch:
+            break
+        seen.update((message.message_id, message) for message in batch)
+        if len(seen) >= limit:
+            break
+    return list(seen.values())[:limit]
+
+
+def _take(dlq_url: str, message_ids: set[str]) -> list[SqsMessage]:
+    found: dict[str, SqsMessage] = {}
+    for _ in range(_MAX_SCAN_RECEIVES):
+        batch = sqs_receive(queue_url=dlq_url, wait_seconds=0, visibility_timeout=30)
+        if not batch:
+            break
+        found.update((m.message_id, m) for m in batch if m.message_id in message_ids)
+        others = [m.receipt_handle for m in batch if m.message_id not in message_ids]
+        if others:  # not ours to act on: visible again at once
+            sqs_extend_visibility(queue_url=dlq_url, receipt_handles=others, seconds=0)
+        if set(found) >= message_ids:
+            break
+    return list(found.values())
+
+
+def dlq_redrive(*, message_ids: Iterable[str], user: Any) -> int:
+    """Send the chosen messages back to the ingestion queue, then delete them here."""
+    dlq_url, queue_url = _queues()
+    moved = 0
+    for message in _take(dlq_url, set(message_ids)):
+        sqs_send(queue_url=queue_url, body=message.body)
+        sqs_delete_batch(queue_url=dlq_url, receipt_handles=[message.receipt_handle])
+        DlqAction.objects.create(
+            action="redrive", message_id=message.message_id, actor=_actor(user)
+        )
+        moved += 1
+    return moved
+
+
+def dlq_delete(*, message_ids: Iterable[str], user: Any) -> int:
+    """Drop the chosen messages for good."""
+    dlq_url, _ = _queues()
+    taken = _take(dlq_url, set(message_ids))
+    sqs_delete_batch(queue_url=dlq_url, receipt_handles=[m.receipt_handle for m in taken])
+    DlqAction.objects.bulk_create(
+        DlqAction(action="delete", message_id=m.message_id, actor=_actor(user), detail=m.body[:500])
+        for m in taken
+    )
+    return len(taken)
+
+
+def dlq_redrive_all(*, user: Any) -> str:
+    """Everything back: SQS's own move task where available, else message by message."""
+    dlq_url, queue_url = _queues()
+    # Emulators (moto) lack the move task; real AWS does it server-side, without limits.
+    if not settings.AWS_ENDPOINT_URL:
+        sqs_start_move_task(source_arn=sqs_queue_arn(queue_url=dlq_url))
+        DlqAction.objects.create(
+            action="redrive_all", actor=_actor(user), detail="StartMessageMoveTask"
+        )
+        return "started SQS message move task"
+    moved = 0
+    for _ in range(1000):  # bounded: a console action, not a migration
+        batch = sqs_receive(queue_url=dlq_url, wait_seconds=0, visibility_timeout=30)
+        if not batch:
+            break
+        for message in batch:
+            sqs_send(queue_url=queue_url, body=message.body)
+        sqs_delete_batch(queue_url=dlq_url, receipt_handles=[m.receipt_handle for m in batch])
+        moved += len(batch)
+    DlqAction.objects.create(action="redrive_all", actor=_actor(user), detail=f"moved {moved}")
+    return f"moved {moved} message(s)"
