@@ -29,6 +29,7 @@ lint: setup
 bench: setup
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/api_fire.py
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/glue_poll.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/events.py
 
 migrate: setup
 	$(BIN)/python manage.py migrate --noinput

@@ -269,6 +269,8 @@ DIEP_INGEST_DLQ = env.str("DIEP_INGEST_DLQ", default="diep-ingest-events-dlq")
 DIEP_ARTIFACTS_BUCKET = env.str("DIEP_ARTIFACTS_BUCKET", default="diep-artifacts")
 # How long the consumer keeps a received batch hidden; extended while it works on it.
 DIEP_CONSUMER_VISIBILITY_SECONDS = env.int("DIEP_CONSUMER_VISIBILITY_SECONDS", default=120)
+# Messages gathered (several receives) into one transaction while the queue is busy.
+DIEP_CONSUMER_MAX_BATCH = env.int("DIEP_CONSUMER_MAX_BATCH", default=100)
 # Grace past a job's timeout before DIEP stops a run Glue has not ended itself.
 DIEP_TIMEOUT_GRACE_SECONDS = env.int("DIEP_TIMEOUT_GRACE_SECONDS", default=300)
 # Upper bound on how long `fire_job --wait` and the e2e helpers follow a run.

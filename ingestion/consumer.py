@@ -93,18 +93,29 @@ class Consumer:
         self.queue_url = queue_url
         self.wait_seconds = wait_seconds
         self.visibility = settings.DIEP_CONSUMER_VISIBILITY_SECONDS
+        self.max_batch = settings.DIEP_CONSUMER_MAX_BATCH
         self._stopping = threading.Event()
 
     def stop(self) -> None:
         self._stopping.set()
 
     def run_once(self) -> BatchReport:
-        """Receive up to 10 messages, process, delete the handled ones after commit."""
+        """Receive a batch (10 messages per receive, more receives while the queue is
+        busy, up to DIEP_CONSUMER_MAX_BATCH), process it in one transaction, delete the
+        handled messages after the commit."""
         messages = sqs_receive(
             queue_url=self.queue_url,
             wait_seconds=self.wait_seconds,
             visibility_timeout=self.visibility,
         )
+        # In a burst, gather more receives (no waiting) into one transaction: the
+        # per-batch database work is then paid once per up to max_batch messages.
+        last = messages
+        while len(last) == 10 and len(messages) < self.max_batch:
+            last = sqs_receive(
+                queue_url=self.queue_url, wait_seconds=0, visibility_timeout=self.visibility
+            )
+            messages.extend(last)
         if not messages:
             return BatchReport()
         handles = [m.receipt_handle for m in messages]

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Min, Sum
 from django.utils import timezone
 
 from diep_portal.aws.s3 import s3_list_objects, s3_put_bytes
@@ -137,7 +137,8 @@ def files_flush(
             IngestedFile.objects.filter(state=FileState.RECEIVED).values_list("job_id", flat=True)
         )
     runs: list[JobRun] = []
-    for job in Job.objects.filter(pk__in=set(job_ids), enabled=True):
+    due = _jobs_due(set(job_ids), now)
+    for job in Job.objects.filter(pk__in=due, enabled=True):
         with transaction.atomic():
             waiting = list(
                 IngestedFile.objects.select_for_update(skip_locked=True)
@@ -155,6 +156,32 @@ def files_flush(
             for chunk in chunks:
                 runs.append(_fire_for(job, chunk))
     return runs
+
+
+def _jobs_due(job_ids: set[int], now: datetime) -> list[int]:
+    """The jobs whose waiting files should go now (window closed or a limit reached),
+    from one grouped aggregate over the waiting-files index, before any row is locked."""
+    limits = {
+        job.pk: job
+        for job in Job.objects.filter(pk__in=job_ids).only(
+            "trigger_window_seconds", "trigger_max_files", "trigger_max_bytes"
+        )
+    }
+    waiting = (
+        IngestedFile.objects.filter(job_id__in=job_ids, state=FileState.RECEIVED)
+        .values("job_id")
+        .annotate(count=Count("id"), oldest=Min("received_at"), size=Sum("size"))
+    )
+    due = []
+    for row in waiting:
+        job = limits[row["job_id"]]
+        if (
+            row["oldest"] + timedelta(seconds=job.trigger_window_seconds) <= now
+            or row["count"] >= job.trigger_max_files
+            or (row["size"] or 0) >= job.trigger_max_bytes
+        ):
+            due.append(job.pk)
+    return due
 
 
 def _fire_for(job: Job, chunk: list[IngestedFile], user: Any = None) -> JobRun:

@@ -23,7 +23,7 @@ from tests.conftest import subprocess_database_url
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
-FILES = 40
+FILES = 120
 
 
 def start_consumer(aws: str, queue_url: str, log: Path) -> subprocess.Popen[bytes]:
@@ -35,6 +35,8 @@ def start_consumer(aws: str, queue_url: str, log: Path) -> subprocess.Popen[byte
         "AWS_SECRET_ACCESS_KEY": "testing",
         # A killed batch comes back after this; the broker is not needed here.
         "DIEP_CONSUMER_VISIBILITY_SECONDS": "3",
+        # One receive per transaction, so the kill lands between batches and inside one.
+        "DIEP_CONSUMER_MAX_BATCH": "10",
         "CELERY_BROKER_URL": "memory://",
         "DJANGO_SETTINGS_MODULE": "diep_portal.settings",
     }
@@ -89,7 +91,7 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
     log = tmp_path / "consumer.log"
     consumer = start_consumer(aws, queue_url, log)
     deadline = time.monotonic() + 60
-    while IngestedFile.objects.count() < 8 and time.monotonic() < deadline:
+    while IngestedFile.objects.count() < 20 and time.monotonic() < deadline:
         time.sleep(0.05)
     consumer.send_signal(signal.SIGKILL)  # mid-stream, no chance to clean up
     consumer.wait(10)

@@ -1,0 +1,227 @@
+"""Benchmark: event ingestion, two parts, each printed as a ratio.
+
+1. End to end on a local moto server: N S3 notifications queued; time until all are
+   in the ledger and bound to runs, and SQS API calls per event. Baseline in the same
+   run: a naive consumer (receive 1, handle, delete 1) on an equal queue.
+   Targets: >= 5x the naive throughput, <= 0.25 SQS calls per event.
+2. The processing step alone on PostgreSQL (parse, route, ledger insert, bind to
+   runs) for 20,000 pre-received events, against a raw bulk INSERT of the same ledger
+   rows. Target: >= 0.3x the raw insert rate.
+
+Run with `make bench` (DATABASE_URL must point at PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import create_database, drop_database  # noqa: E402
+
+SUFFIX = "_bench_events"
+
+
+def s3_body(bucket: str, key: str, n: int) -> str:
+    return json.dumps(
+        {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "eventTime": "2026-11-29T03:00:00.000Z",
+                    "s3": {
+                        "bucket": {"name": bucket},
+                        "object": {"key": key, "size": 1000 + n, "eTag": f"etag{n:08d}"},
+                    },
+                }
+            ]
+        }
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--e2e-events", type=int, default=2000)
+    parser.add_argument("--processing-events", type=int, default=20_000)
+    parser.add_argument("--port", type=int, default=18767)
+    parser.add_argument("--skip-e2e", action="store_true")
+    args = parser.parse_args()
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith("postgres"):
+        sys.exit("DATABASE_URL must point at PostgreSQL")
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    server.start()
+    os.environ.update(
+        {
+            "DATABASE_URL": create_database(database_url, SUFFIX),
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{args.port}",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "DJANGO_SETTINGS_MODULE": "diep_portal.settings",
+            "DIEP_LOG_LEVEL": "WARNING",
+            "CELERY_BROKER_URL": "memory://",
+        }
+    )
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        processing(args.processing_events)
+        if not args.skip_e2e:
+            end_to_end(args.e2e_events)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        server.stop()
+        drop_database(database_url, SUFFIX)
+
+
+def make_jobs(bucket: str, count: int, window_seconds: int) -> list[Any]:
+    from jobs import services
+    from jobs.specs import JobSpecSerializer
+
+    jobs = []
+    for index in range(count):
+        spec = JobSpecSerializer(
+            data={
+                "name": f"{bucket}-{index}",
+                "source": {"uri": f"s3://{bucket}/in/", "format": "csv"},
+                "destination": {"uri": "s3://cur-bench/out/"},
+                "max_concurrent_runs": 1000,
+                "trigger": {
+                    "bucket": bucket,
+                    "prefix": f"in/{index}/",
+                    "window_seconds": window_seconds,
+                    "max_files": 500,
+                },
+            }
+        )
+        spec.is_valid(raise_exception=True)
+        jobs.append(services.job_create(spec=spec.validated_data, user=None, source="bench"))
+    return jobs
+
+
+def processing(total: int) -> None:
+    from django.conf import settings
+    from django.db import connection
+    from django.utils import timezone
+
+    from diep_portal.aws.session import get_client
+    from diep_portal.aws.sqs import SqsMessage
+    from ingestion.consumer import process_batch
+    from ingestion.models import FileState, IngestedFile
+    from ingestion.services import files_flush
+
+    get_client("s3").create_bucket(Bucket=settings.DIEP_ARTIFACTS_BUCKET)
+    # A coalescing window, as bursts are meant to be ingested: runs of up to 500 files.
+    jobs = make_jobs("proc-raw", 10, window_seconds=60)
+    messages = [
+        SqsMessage(
+            message_id=str(n),
+            receipt_handle=str(n),
+            sent_at_ms=None,
+            body=s3_body("proc-raw", f"in/{n % 10}/f{n:06d}.csv", n),
+            receive_count=1,
+        )
+        for n in range(total)
+    ]
+    began = time.perf_counter()
+    # The consumer gathers up to 10 receives (100 messages) per transaction.
+    for start in range(0, total, 100):
+        process_batch(messages[start : start + 100])
+    files_flush(now=timezone.now() + timedelta(hours=1))  # close the last windows
+    diep_seconds = time.perf_counter() - began
+    bound = IngestedFile.objects.filter(state=FileState.BATCHED).count()
+    assert bound == total, bound
+    rows = list(
+        IngestedFile.objects.values_list("job_id", "bucket", "key", "identity", "etag", "size")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {IngestedFile._meta.db_table}")
+    objects = [
+        IngestedFile(job_id=j, bucket=b, key=k, identity=i, etag=e, size=s, state="RECEIVED")
+        for j, b, k, i, e, s in rows
+    ]
+    began = time.perf_counter()
+    IngestedFile.objects.bulk_create(objects, batch_size=1000)
+    raw_seconds = time.perf_counter() - began
+    diep_rate, raw_rate = total / diep_seconds, total / raw_seconds
+    print(
+        f"processing {total} events over {len(jobs)} jobs: DIEP {diep_rate:,.0f} events/s "
+        f"(parse, route, ledger, bind to runs + manifests), raw bulk INSERT {raw_rate:,.0f} "
+        f"rows/s; ratio {diep_rate / raw_rate:.2f} (target >= 0.3)"
+    )
+
+
+def end_to_end(total: int) -> None:
+    from diep_portal.aws.session import get_client
+    from diep_portal.aws.sqs import sqs_delete_batch, sqs_receive
+    from ingestion.consumer import Consumer, process_batch
+    from ingestion.models import FileState, IngestedFile
+
+    sqs = get_client("sqs")
+    make_jobs("e2e-raw", 10, window_seconds=0)  # one run per received batch
+    calls: list[str] = []
+    sqs.meta.events.register("before-call.sqs", lambda model, **_: calls.append(model.name))
+
+    def fill(queue: str, first: int) -> str:
+        url = sqs.create_queue(QueueName=queue, Attributes={"VisibilityTimeout": "120"})["QueueUrl"]
+        for start in range(first, first + total, 10):
+            sqs.send_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {
+                        "Id": str(n),
+                        "MessageBody": s3_body("e2e-raw", f"in/{n % 10}/e{n:06d}.csv", n),
+                    }
+                    for n in range(start, min(start + 10, first + total))
+                ],
+            )
+        return str(url)
+
+    diep_url = fill("bench-diep", 0)
+    calls.clear()
+    began = time.perf_counter()
+    consumer = Consumer(queue_url=diep_url, wait_seconds=1)
+    while IngestedFile.objects.filter(bucket="e2e-raw", state=FileState.BATCHED).count() < total:
+        consumer.run_once()
+    diep_seconds, diep_calls = time.perf_counter() - began, len(calls)
+
+    naive_url = fill("bench-naive", total)
+    calls.clear()
+    began = time.perf_counter()
+    handled = 0
+    while handled < total:
+        batch = sqs_receive(queue_url=naive_url, max_messages=1, wait_seconds=1)
+        if not batch:
+            continue
+        process_batch(batch)
+        sqs_delete_batch(queue_url=naive_url, receipt_handles=[batch[0].receipt_handle])
+        handled += 1
+    naive_seconds, naive_calls = time.perf_counter() - began, len(calls)
+    print(
+        f"end to end, {total} events on the moto server: DIEP {total / diep_seconds:.1f} "
+        f"events/s, {diep_calls / total:.2f} SQS calls/event; naive {total / naive_seconds:.1f} "
+        f"events/s, {naive_calls / total:.2f} calls/event; throughput ratio "
+        f"{naive_seconds / diep_seconds:.1f}x (targets >= 5x, <= 0.25 calls/event)"
+    )
+
+
+if __name__ == "__main__":
+    main()
