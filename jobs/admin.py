@@ -19,7 +19,7 @@ from diep_portal.exceptions import ApplicationError, ValidationFailed
 from ingestion.routing import trigger_overlap_warnings
 from jobs import selectors, services
 from jobs.models import Job, JobRun, JobVersion, RunEvent, RunState, Trigger
-from jobs.specs import JobSpecSerializer, spec_diff
+from jobs.specs import FIELD_PATHS, JobSpecSerializer, spec_diff, spec_from_fields
 
 STATE_COLOURS: dict[str, str] = {
     RunState.QUEUED: "#6c757d",
@@ -46,38 +46,7 @@ def state_badge(state: str | None) -> SafeString | str:
     )
 
 
-# Form field → its place in the nested job spec, so spec errors land on the right field.
-SPEC_FIELD_PATHS: dict[str, tuple[str, ...]] = {
-    "name": ("name",),
-    "description": ("description",),
-    "engine": ("engine",),
-    "glue_job_name": ("glue_job_name",),
-    "enabled": ("enabled",),
-    "source_uri": ("source", "uri"),
-    "source_format": ("source", "format"),
-    "source_options": ("source", "options"),
-    "destination_uri": ("destination", "uri"),
-    "destination_format": ("destination", "format"),
-    "destination_partition_by": ("destination", "partition_by"),
-    "destination_mode": ("destination", "mode"),
-    "destination_options": ("destination", "options"),
-    "transform": ("transform",),
-    "parameters": ("parameters",),
-    "parameters_schema": ("parameters_schema",),
-    "schedule": ("schedule",),
-    "timezone": ("timezone",),
-    "trigger_bucket": ("trigger", "bucket"),
-    "trigger_prefix": ("trigger", "prefix"),
-    "trigger_suffix": ("trigger", "suffix"),
-    "trigger_window_seconds": ("trigger", "window_seconds"),
-    "trigger_max_files": ("trigger", "max_files"),
-    "trigger_max_bytes": ("trigger", "max_bytes"),
-    "max_concurrent_runs": ("max_concurrent_runs",),
-    "timeout_minutes": ("timeout_minutes",),
-    "max_retries": ("max_retries",),
-    "capacity": ("capacity",),
-}
-TRIGGER_FIELDS = [name for name, spec_path in SPEC_FIELD_PATHS.items() if spec_path[0] == "trigger"]
+TRIGGER_FIELDS = [name for name, spec_path in FIELD_PATHS.items() if spec_path[0] == "trigger"]
 
 
 def _flatten_errors(errors: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], list[str]]:
@@ -101,7 +70,7 @@ class JobAdminForm(forms.ModelForm):
 
     class Meta:
         model = Job
-        fields = list(SPEC_FIELD_PATHS)
+        fields = list(FIELD_PATHS)
         widgets = {
             name: forms.Textarea(
                 attrs={
@@ -123,26 +92,10 @@ class JobAdminForm(forms.ModelForm):
         }
 
     def spec_from_cleaned_data(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        spec: dict[str, Any] = {}
-        for field, spec_path in SPEC_FIELD_PATHS.items():
-            if field not in data or spec_path[0] == "trigger":
-                continue
-            target = spec
-            for part in spec_path[:-1]:
-                target = target.setdefault(part, {})
-            value = data[field]
-            if value is not None:  # an empty optional field takes the spec's default
-                target[spec_path[-1]] = value
-        if data.get("trigger_bucket"):
-            spec["trigger"] = {
-                spec_path[1]: data[field]
-                for field in TRIGGER_FIELDS
-                if (spec_path := SPEC_FIELD_PATHS[field]) and field in data
-            }
-        else:
-            spec["trigger"] = None
-        return spec
+        # An empty optional field is left out, so the spec's default applies.
+        return spec_from_fields(
+            {k: v for k, v in self.cleaned_data.items() if k in FIELD_PATHS and v is not None}
+        )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -152,7 +105,7 @@ class JobAdminForm(forms.ModelForm):
         if serializer.is_valid():
             self.validated_spec = dict(serializer.validated_data)
             return cleaned
-        by_path = {spec_path: field for field, spec_path in SPEC_FIELD_PATHS.items()}
+        by_path = {spec_path: field for field, spec_path in FIELD_PATHS.items()}
         for error_path, error_messages in _flatten_errors(serializer.errors).items():
             field = next(
                 (
@@ -162,7 +115,7 @@ class JobAdminForm(forms.ModelForm):
                 ),
                 None,
             )
-            detail = ".".join(error_path[len(SPEC_FIELD_PATHS.get(field or "", ())) :])
+            detail = ".".join(error_path[len(FIELD_PATHS.get(field or "", ())) :])
             for message in error_messages:
                 self.add_error(field, f"{detail}: {message}" if detail else message)
         return cleaned

@@ -214,84 +214,82 @@ class JobSpecSerializer(serializers.Serializer):
         return attrs
 
 
+# Each Job model field and its place in the nested spec (the /create_job/ body), in the
+# order the spec reads. One table for the API, the admin form and JobVersion snapshots.
+FIELD_PATHS: dict[str, tuple[str, ...]] = {
+    "name": ("name",),
+    "description": ("description",),
+    "engine": ("engine",),
+    "glue_job_name": ("glue_job_name",),
+    "source_uri": ("source", "uri"),
+    "source_format": ("source", "format"),
+    "source_options": ("source", "options"),
+    "destination_uri": ("destination", "uri"),
+    "destination_format": ("destination", "format"),
+    "destination_partition_by": ("destination", "partition_by"),
+    "destination_mode": ("destination", "mode"),
+    "destination_options": ("destination", "options"),
+    "transform": ("transform",),
+    "parameters": ("parameters",),
+    "parameters_schema": ("parameters_schema",),
+    "schedule": ("schedule",),
+    "timezone": ("timezone",),
+    "trigger_bucket": ("trigger", "bucket"),
+    "trigger_prefix": ("trigger", "prefix"),
+    "trigger_suffix": ("trigger", "suffix"),
+    "trigger_window_seconds": ("trigger", "window_seconds"),
+    "trigger_max_files": ("trigger", "max_files"),
+    "trigger_max_bytes": ("trigger", "max_bytes"),
+    "max_concurrent_runs": ("max_concurrent_runs",),
+    "timeout_minutes": ("timeout_minutes",),
+    "max_retries": ("max_retries",),
+    "capacity": ("capacity",),
+    "enabled": ("enabled",),
+}
+# What the trigger columns hold for a job without a trigger.
+NO_TRIGGER: dict[str, Any] = {
+    "trigger_bucket": "",
+    "trigger_prefix": "",
+    "trigger_suffix": "",
+    "trigger_window_seconds": 0,
+    "trigger_max_files": 1000,
+    "trigger_max_bytes": 10 * 1024**3,
+}
+
+
 def spec_to_model_fields(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Flatten a validated spec into Job model fields."""
-    trigger = spec.get("trigger") or {}
-    return {
-        "name": spec["name"],
-        "description": spec["description"],
-        "engine": spec["engine"],
-        "glue_job_name": spec["glue_job_name"],
-        "source_uri": spec["source"]["uri"],
-        "source_format": spec["source"]["format"],
-        "source_options": spec["source"]["options"],
-        "destination_uri": spec["destination"]["uri"],
-        "destination_format": spec["destination"]["format"],
-        "destination_partition_by": spec["destination"]["partition_by"],
-        "destination_mode": spec["destination"]["mode"],
-        "destination_options": spec["destination"]["options"],
-        "transform": spec["transform"],
-        "parameters": spec["parameters"],
-        "parameters_schema": spec["parameters_schema"],
-        "schedule": spec["schedule"],
-        "timezone": spec["timezone"],
-        "trigger_bucket": trigger.get("bucket", ""),
-        "trigger_prefix": trigger.get("prefix", ""),
-        "trigger_suffix": trigger.get("suffix", ""),
-        "trigger_window_seconds": trigger.get("window_seconds", 0),
-        "trigger_max_files": trigger.get("max_files", 1000),
-        "trigger_max_bytes": trigger.get("max_bytes", 10 * 1024**3),
-        "max_concurrent_runs": spec["max_concurrent_runs"],
-        "timeout_minutes": spec["timeout_minutes"],
-        "max_retries": spec["max_retries"],
-        "capacity": spec.get("capacity", {}),
-        "enabled": spec["enabled"],
-    }
+    fields: dict[str, Any] = {}
+    for field, path in FIELD_PATHS.items():
+        node: Any = spec
+        for part in path:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        fields[field] = NO_TRIGGER[field] if node is None and field in NO_TRIGGER else node
+    return fields
+
+
+def spec_from_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Nest flat field values (model field names) into the spec shape; fields absent from
+    `values` are left out, and the trigger is null without a bucket."""
+    spec: dict[str, Any] = {}
+    for field, path in FIELD_PATHS.items():
+        if path[0] == "trigger":
+            if "trigger" not in spec:
+                spec["trigger"] = {} if values.get("trigger_bucket") else None
+            if spec["trigger"] is None or field not in values:
+                continue
+        elif field not in values:
+            continue
+        target = spec
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = values[field]
+    return spec
 
 
 def job_to_spec(job: Job) -> dict[str, Any]:
     """The job's configuration in the canonical nested shape (what a JobVersion stores)."""
-    trigger = (
-        {
-            "bucket": job.trigger_bucket,
-            "prefix": job.trigger_prefix,
-            "suffix": job.trigger_suffix,
-            "window_seconds": job.trigger_window_seconds,
-            "max_files": job.trigger_max_files,
-            "max_bytes": job.trigger_max_bytes,
-        }
-        if job.trigger_bucket
-        else None
-    )
-    return {
-        "name": job.name,
-        "description": job.description,
-        "engine": job.engine,
-        "glue_job_name": job.glue_job_name,
-        "source": {
-            "uri": job.source_uri,
-            "format": job.source_format,
-            "options": job.source_options,
-        },
-        "destination": {
-            "uri": job.destination_uri,
-            "format": job.destination_format,
-            "partition_by": job.destination_partition_by,
-            "mode": job.destination_mode,
-            "options": job.destination_options,
-        },
-        "transform": job.transform,
-        "parameters": job.parameters,
-        "parameters_schema": job.parameters_schema,
-        "schedule": job.schedule,
-        "timezone": job.timezone,
-        "trigger": trigger,
-        "max_concurrent_runs": job.max_concurrent_runs,
-        "timeout_minutes": job.timeout_minutes,
-        "max_retries": job.max_retries,
-        "capacity": job.capacity,
-        "enabled": job.enabled,
-    }
+    return spec_from_fields({field: getattr(job, field) for field in FIELD_PATHS})
 
 
 def merge_spec_patch(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
