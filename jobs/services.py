@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.auth.models import User as AuthUser
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -227,7 +228,7 @@ def _try_idempotency_lock(job: Job, key: str) -> bool:
 def _check_parameters(job: Job, overrides: Mapping[str, Any]) -> dict[str, str]:
     try:
         cleaned = validators.clean_parameters(dict(overrides))
-    except validators.ValidationError as exc:
+    except DjangoValidationError as exc:
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"parameters": exc.messages}
         raise ValidationFailed.from_fields({"parameters": fields}) from exc
     if errors := validators.schema_errors(job.parameters_schema, cleaned):
