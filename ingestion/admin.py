@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -16,11 +14,11 @@ from django.utils.safestring import SafeString
 from diep_portal.exceptions import ApplicationError, AwsError
 from ingestion import dlq, services
 from ingestion.models import ConsumedMessageStat, DlqAction, IngestedFile
-from jobs.admin import state_badge
+from jobs.admin import ReadOnlyAdminMixin, state_badge
 
 
 @admin.register(IngestedFile)
-class IngestedFileAdmin(admin.ModelAdmin):
+class IngestedFileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["key", "bucket", "job", "state", "size", "received_at", "run_link"]
     list_filter = ["state", "bucket", "job", "source"]
     search_fields = ["key", "etag", "run__run_id"]
@@ -55,12 +53,6 @@ class IngestedFileAdmin(admin.ModelAdmin):
             '<a href="{}">{}</a> {}', url, str(file.run.run_id)[:8], state_badge(file.run.state)
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_fire_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("jobs.fire_job")
 
@@ -77,34 +69,19 @@ class IngestedFileAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsumedMessageStat)
-class ConsumedMessageStatAdmin(admin.ModelAdmin):
+class ConsumedMessageStatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["day", "outcome", "count"]
     list_filter = ["outcome"]
     date_hierarchy = "day"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(DlqAction)
-class DlqActionAdmin(admin.ModelAdmin):
+class DlqActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The DLQ console (a page of its own) and its audit trail (this list, read-only)."""
 
     list_display = ["at", "action", "message_id", "actor", "detail"]
     list_filter = ["action"]
     search_fields = ["message_id", "detail"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         console = path(

@@ -46,6 +46,16 @@ def state_badge(state: str | None) -> SafeString | str:
     )
 
 
+HISTORY_FIELDS = (
+    "job_id",
+    "version",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+    "recent_runs",
+    "version_history",
+)
 TRIGGER_FIELDS = [name for name, spec_path in FIELD_PATHS.items() if spec_path[0] == "trigger"]
 
 
@@ -165,6 +175,19 @@ class FireForm(forms.Form):
         return {**extra, **values}
 
 
+class ReadOnlyAdminMixin:
+    """Ledgers and audit trails: visible, never added, edited or deleted in the admin."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     form = JobAdminForm
@@ -180,16 +203,7 @@ class JobAdmin(admin.ModelAdmin):
     ]
     list_filter = ["engine", "enabled", "source_format", "destination_format"]
     search_fields = ["name", "description", "glue_job_name", "trigger_bucket", "trigger_prefix"]
-    readonly_fields = [
-        "job_id",
-        "version",
-        "created_at",
-        "created_by",
-        "updated_at",
-        "updated_by",
-        "recent_runs",
-        "version_history",
-    ]
+    readonly_fields = HISTORY_FIELDS
     actions = ["fire_now", "enable_jobs", "disable_jobs", "backfill"]
     fieldsets = [
         (None, {"fields": ["name", "description", "enabled", "engine", "glue_job_name"]}),
@@ -213,21 +227,7 @@ class JobAdmin(admin.ModelAdmin):
             "Limits and capacity",
             {"fields": ["max_concurrent_runs", "timeout_minutes", "max_retries", "capacity"]},
         ),
-        (
-            "History",
-            {
-                "fields": [
-                    "job_id",
-                    "version",
-                    "created_at",
-                    "created_by",
-                    "updated_at",
-                    "updated_by",
-                    "recent_runs",
-                    "version_history",
-                ]
-            },
-        ),
+        ("History", {"fields": HISTORY_FIELDS}),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Job]:
@@ -462,22 +462,16 @@ class JobAdmin(admin.ModelAdmin):
         self._set_enabled(request, queryset, False)
 
 
-class RunEventInline(admin.TabularInline):
+class RunEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = RunEvent
     fields = ("at", "from_state", "to_state", "source", "actor", "message")
     readonly_fields = fields
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(JobRun)
-class JobRunAdmin(admin.ModelAdmin):
+class JobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "short_run_id",
         "job",
@@ -523,15 +517,6 @@ class JobRunAdmin(admin.ModelAdmin):
         "metrics",
     )
     fields = readonly_fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_stop_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("jobs.stop_run")
@@ -602,7 +587,7 @@ class JobRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(JobVersion)
-class JobVersionAdmin(admin.ModelAdmin):
+class JobVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: versions are immutable snapshots."""
 
     list_display = ["job", "version", "changed_by", "change_source", "changed_at"]
@@ -621,12 +606,3 @@ class JobVersionAdmin(admin.ModelAdmin):
     @admin.display(description="Configuration")
     def config_display(self, version: JobVersion) -> SafeString:
         return format_html("<pre>{}</pre>", json.dumps(version.config, indent=2))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

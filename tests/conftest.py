@@ -187,3 +187,12 @@ def subprocess_database_url() -> str:
     port = db["PORT"] or 5432
     password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
     return f"postgres://{db['USER']}{password}@{host}:{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def no_enqueue(monkeypatch: Any) -> list[str]:
+    """Run start/stop tasks are recorded (their run ids) instead of sent to the broker."""
+    sent: list[str] = []
+    monkeypatch.setattr("jobs.tasks.run_start.delay", sent.append)
+    monkeypatch.setattr("jobs.tasks.run_stop.delay", sent.append)
+    return sent

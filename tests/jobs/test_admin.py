@@ -14,12 +14,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def no_enqueue(monkeypatch: Any) -> None:
-    monkeypatch.setattr("jobs.tasks.run_start.delay", lambda run_id: None)
-    monkeypatch.setattr("jobs.tasks.run_stop.delay", lambda run_id: None)
-
-
-@pytest.fixture
 def browser(operator: Any) -> Client:
     client = Client()
     client.force_login(operator)

@@ -19,11 +19,6 @@ from tests.conftest import job_body
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def no_enqueue(monkeypatch: Any) -> None:
-    monkeypatch.setattr("jobs.tasks.run_start.delay", lambda run_id: None)
-
-
 def run_command(*args: Any) -> str:
     out = io.StringIO()
     call_command(*args, stdout=out, stderr=io.StringIO())

@@ -23,14 +23,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def no_enqueue(monkeypatch: Any) -> list[str]:
-    sent: list[str] = []
-    monkeypatch.setattr("jobs.tasks.run_start.delay", sent.append)
-    monkeypatch.setattr("jobs.tasks.run_stop.delay", sent.append)
-    return sent
-
-
-@pytest.fixture
 def manual_glue(aws: str) -> Iterator[None]:
     """Glue runs advance one state per read, so a test sees RUNNING before SUCCEEDED."""
     url = f"{aws}/moto-api/state-manager/set-transition"

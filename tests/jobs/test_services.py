@@ -15,14 +15,6 @@ from jobs.models import JobRun, RunEvent, RunState
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def no_enqueue(monkeypatch: Any) -> list[str]:
-    sent: list[str] = []
-    monkeypatch.setattr("jobs.tasks.run_start.delay", sent.append)
-    monkeypatch.setattr("jobs.tasks.run_stop.delay", sent.append)
-    return sent
-
-
 def fire(job: Any, **kwargs: Any) -> JobRun:
     return services.job_fire(
         job=job, parameters=kwargs.pop("parameters", {}), trigger="api", **kwargs
