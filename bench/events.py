@@ -142,9 +142,10 @@ def processing(total: int) -> None:
         for n in range(total)
     ]
     began = time.perf_counter()
-    # The consumer gathers up to 10 receives (100 messages) per transaction.
-    for start in range(0, total, 100):
-        process_batch(messages[start : start + 100])
+    # As the consumer does: up to DIEP_CONSUMER_MAX_BATCH messages per transaction.
+    batch = settings.DIEP_CONSUMER_MAX_BATCH
+    for start in range(0, total, batch):
+        process_batch(messages[start : start + batch])
     files_flush(now=timezone.now() + timedelta(hours=1))  # close the last windows
     diep_seconds = time.perf_counter() - began
     bound = IngestedFile.objects.filter(state=FileState.BATCHED).count()

@@ -8,17 +8,18 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Min, Sum
 from django.utils import timezone
 
 from diep_portal.aws.s3 import s3_list_objects, s3_put_bytes
-from diep_portal.exceptions import Conflict, ValidationFailed
+from diep_portal.exceptions import ApplicationError, Conflict, ValidationFailed
 from ingestion.events import ObjectCreated
 from ingestion.models import (
     Backfill,
@@ -45,55 +46,124 @@ class RecordReport:
 def files_record(*, events: Sequence[ObjectCreated], source: str = "event") -> RecordReport:
     """Add each announced object to the ledger of every enabled job its key triggers.
 
-    A redelivered or duplicate event (same object identity) changes nothing: existing
-    rows are skipped and the insert ignores a concurrent twin.
+    A redelivered or duplicate event (same object identity) changes nothing: the insert
+    skips rows that hit the ledger's unique constraint, including a concurrent twin's.
     """
     report = RecordReport()
     buckets = {event.bucket for event in events}
-    jobs = list(Job.objects.filter(enabled=True, trigger_bucket__in=buckets))
-    candidates: list[IngestedFile] = []
+    jobs = list(Job.objects.filter(enabled=True, trigger_bucket__in=buckets).only(*_ROUTING))
+    # Raw SQL skips the fields' conversions: SQLite stores datetimes as naive UTC text.
+    adapt_datetime = connection.ops.adapt_datetimefield_value
+    now = timezone.now()
+    fresh: dict[tuple[object, ...], tuple[object, ...]] = {}
     for event in events:
         matched = [job for job in jobs if trigger_matches(job, event.bucket, event.key)]
         if not matched:
             report.unrouted += 1
+        identity = event.version_id or event.etag or ""
+        sequencer = event.sequencer or ""
         for job in matched:
-            candidates.append(
-                IngestedFile(
-                    job=job,
-                    bucket=event.bucket,
-                    key=event.key,
-                    identity=event.version_id or event.etag or "",
-                    sequencer=event.sequencer or "",
-                    etag=event.etag or "",
-                    version_id=event.version_id or "",
-                    size=event.size,
-                    event_name=event.event_name,
-                    event_time=event.event_time,
-                    source=source,
-                )
+            unique = (job.pk, event.bucket, event.key, identity, sequencer)
+            if unique in fresh:
+                report.duplicates += 1
+                continue
+            fresh[unique] = (
+                *unique,
+                event.etag or "",
+                event.version_id or "",
+                event.size,
+                event.event_name,
+                adapt_datetime(event.event_time),
+                adapt_datetime(now),
+                FileState.RECEIVED,
+                source,
             )
-    if not candidates:
-        return report
-    identity = lambda f: (f.job_id, f.bucket, f.key, f.identity, f.sequencer)  # noqa: E731
-    existing = set(
-        IngestedFile.objects.filter(
-            job_id__in={f.job_id for f in candidates}, key__in={f.key for f in candidates}
-        ).values_list("job_id", "bucket", "key", "identity", "sequencer")
-    )
-    fresh: dict[tuple[object, ...], IngestedFile] = {}
-    for candidate in candidates:
-        if identity(candidate) in existing or identity(candidate) in fresh:
-            report.duplicates += 1
-        else:
-            fresh[identity(candidate)] = candidate
-    IngestedFile.objects.bulk_create(fresh.values(), ignore_conflicts=True)
-    report.recorded = len(fresh)
-    report.jobs = {f.job_id for f in fresh.values()}
+    rows = list(fresh.values())
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        inserted_jobs = _insert_new_files(rows[start : start + _INSERT_CHUNK])
+        report.recorded += len(inserted_jobs)
+        report.jobs.update(inserted_jobs)
+    report.duplicates += len(rows) - report.recorded
     return report
 
 
-def _chunks(files: list[IngestedFile], job: Job) -> list[list[IngestedFile]]:
-    chunks: list[list[IngestedFile]] = [[]]
+_ROUTING = ("trigger_bucket", "trigger_prefix", "trigger_suffix")
+_INSERT_COLUMNS = (
+    "job_id",
+    "bucket",
+    "key",
+    "identity",
+    "sequencer",
+    "etag",
+    "version_id",
+    "size",
+    "event_name",
+    "event_time",
+    "received_at",
+    "state",
+    "source",
+)
+_POSTGRES_TYPES = (
+    "bigint",
+    *["text"] * 6,
+    "bigint",
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "text",
+)
+_INSERT_CHUNK = 500  # 13 parameters a row: well under SQLite's 32,766 per statement
+
+
+def _insert_new_files(rows: list[tuple[object, ...]]) -> list[int]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING: the job of each row actually inserted.
+
+    One statement does the duplicate check and the insert, where the ORM needs a
+    lookup first (bulk_create with ignore_conflicts cannot say which rows it skipped);
+    PostgreSQL and SQLite (3.35+) both speak this dialect.
+    """
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(column) for column in _INSERT_COLUMNS)
+    if connection.vendor == "postgresql":
+        # One array per column: the statement's text and plan stay the same whatever
+        # the batch size, where VALUES lists grow 13 placeholders a row.
+        arrays = ", ".join(f"%s::{kind}[]" for kind in _POSTGRES_TYPES)
+        source = f"SELECT * FROM unnest({arrays})"  # noqa: S608 - fixed type names only
+        params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
+    else:
+        placeholders = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
+        source = f"VALUES {', '.join([placeholders] * len(rows))}"
+        params = [value for row in rows for value in row]
+    sql = (
+        f"INSERT INTO {quote(IngestedFile._meta.db_table)} ({columns}) {source} "
+        f"ON CONFLICT DO NOTHING RETURNING {quote('job_id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [job_id for (job_id,) in cursor.fetchall()]
+
+
+class BatchedFile(NamedTuple):
+    """What a manifest and the binding need of a ledger row (a model instance costs
+    ten times more to build, and a flush after a burst loads thousands)."""
+
+    pk: int
+    job_id: int
+    bucket: str
+    key: str
+    etag: str
+    version_id: str
+    size: int | None
+    received_at: datetime
+
+    @classmethod
+    def of(cls, file: IngestedFile) -> BatchedFile:
+        return cls(*(getattr(file, name) for name in cls._fields))
+
+
+def _chunks(files: list[BatchedFile], job: Job) -> list[list[BatchedFile]]:
+    chunks: list[list[BatchedFile]] = [[]]
     size = 0
     for file in files:
         full = len(chunks[-1]) >= job.trigger_max_files or (
@@ -107,12 +177,17 @@ def _chunks(files: list[IngestedFile], job: Job) -> list[list[IngestedFile]]:
     return [chunk for chunk in chunks if chunk]
 
 
-def _write_manifest(job: Job, files: list[IngestedFile]) -> str:
+def _write_manifest(job: Job, files: list[BatchedFile]) -> str:
     key = f"manifests/{job.name}/{timezone.now():%Y/%m/%d}/{uuid.uuid4()}.json"
     manifest = {
         "job_id": str(job.job_id),
         "files": [
-            {"uri": f.uri, "size": f.size, "etag": f.etag, "version_id": f.version_id or None}
+            {
+                "uri": f"s3://{f.bucket}/{f.key}",
+                "size": f.size,
+                "etag": f.etag,
+                "version_id": f.version_id or None,
+            }
             for f in files
         ],
     }
@@ -136,26 +211,56 @@ def files_flush(
         job_ids = set(
             IngestedFile.objects.filter(state=FileState.RECEIVED).values_list("job_id", flat=True)
         )
-    runs: list[JobRun] = []
     due = _jobs_due(set(job_ids), now)
-    for job in Job.objects.filter(pk__in=due, enabled=True):
-        with transaction.atomic():
-            waiting = list(
-                IngestedFile.objects.select_for_update(skip_locked=True)
-                .filter(job=job, state=FileState.RECEIVED)
-                .order_by("id")
-            )
-            if not waiting:
-                continue
-            window_closed = (
-                waiting[0].received_at + timedelta(seconds=job.trigger_window_seconds) <= now
-            )
-            chunks = _chunks(waiting, job)
-            if not window_closed:
+    if not due:
+        return []
+    with transaction.atomic():
+        waiting: dict[int, list[BatchedFile]] = {}
+        for row in (
+            IngestedFile.objects.select_for_update(skip_locked=True)
+            .filter(job_id__in=due, state=FileState.RECEIVED)
+            .order_by("job_id", "id")
+            .values_list(*BatchedFile._fields)
+        ):
+            file = BatchedFile(*row)
+            waiting.setdefault(file.job_id, []).append(file)
+        batches: list[tuple[Job, list[BatchedFile]]] = []
+        for job in Job.objects.filter(pk__in=waiting, enabled=True):
+            files = waiting[job.pk]
+            window_closed = files[0].received_at + timedelta(seconds=job.trigger_window_seconds)
+            chunks = _chunks(files, job)
+            if window_closed > now:
                 chunks = chunks[:-1]  # only full chunks go before the window closes
-            for chunk in chunks:
-                runs.append(_fire_for(job, chunk))
+            batches.extend((job, chunk) for chunk in chunks)
+        return _fire_batches(batches)
+
+
+def _fire_batches(batches: list[tuple[Job, list[BatchedFile]]], user: Any = None) -> list[JobRun]:
+    """One run per (job, files): the manifests are written concurrently (a PutObject is
+    tens of milliseconds; a flush after a burst has one per job), then the runs fired.
+
+    A job that refuses the fire (say, its parameters schema now requires a value) keeps
+    its files waiting and is logged; it does not hold up the other jobs' files.
+    """
+    if len(batches) <= 1:
+        manifests = [_write_manifest(*batch) for batch in batches]
+    else:
+        with ThreadPoolExecutor(max_workers=min(len(batches), _MANIFEST_WRITERS)) as pool:
+            manifests = list(pool.map(lambda batch: _write_manifest(*batch), batches))
+    runs = []
+    for (job, chunk), manifest in zip(batches, manifests, strict=True):
+        try:
+            with transaction.atomic():
+                runs.append(_fire_for(job, chunk, manifest, user))
+        except ApplicationError as exc:
+            logger.error(
+                "files.fire_refused",
+                extra={"job_id": str(job.job_id), "files": len(chunk), "error": str(exc)},
+            )
     return runs
+
+
+_MANIFEST_WRITERS = 8
 
 
 def _jobs_due(job_ids: set[int], now: datetime) -> list[int]:
@@ -184,8 +289,7 @@ def _jobs_due(job_ids: set[int], now: datetime) -> list[int]:
     return due
 
 
-def _fire_for(job: Job, chunk: list[IngestedFile], user: Any = None) -> JobRun:
-    manifest_uri = _write_manifest(job, chunk)
+def _fire_for(job: Job, chunk: list[BatchedFile], manifest_uri: str, user: Any) -> JobRun:
     run = job_services.job_fire(
         job=job,
         parameters={},
@@ -215,20 +319,20 @@ def files_follow_run(*, run: JobRun) -> int:
 
 
 def stats_add(counts: Counter[str]) -> None:
-    """Add to today's consumer counters (received, routed, duplicate, rejected:<reason>…)."""
-    today = timezone.now().date()
-    for outcome, count in counts.items():
-        if not count:
-            continue
-        updated = ConsumedMessageStat.objects.filter(day=today, outcome=outcome).update(
-            count=F("count") + count
+    """Add to today's consumer counters (received, routed, duplicate, rejected:<reason>…)
+    in one upsert, safe against concurrent consumers."""
+    rows = [(outcome, count) for outcome, count in counts.items() if count]
+    if not rows:
+        return
+    table = connection.ops.quote_name(ConsumedMessageStat._meta.db_table)
+    today = connection.ops.adapt_datefield_value(timezone.now().date())
+    values = ", ".join(["(%s, %s, %s)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (day, outcome, count) VALUES {values} "  # noqa: S608
+            f"ON CONFLICT (day, outcome) DO UPDATE SET count = {table}.count + excluded.count",
+            [value for outcome, count in rows for value in (today, outcome, count)],
         )
-        if not updated:
-            stat, created = ConsumedMessageStat.objects.get_or_create(
-                day=today, outcome=outcome, defaults={"count": count}
-            )
-            if not created:
-                ConsumedMessageStat.objects.filter(pk=stat.pk).update(count=F("count") + count)
 
 
 def files_reprocess(*, files: Sequence[IngestedFile], user: Any) -> list[JobRun]:
@@ -262,7 +366,8 @@ def files_reprocess(*, files: Sequence[IngestedFile], user: Any) -> list[JobRun]
                 )
                 for f in by_job[job.pk]
             )
-            runs.extend(_fire_for(job, chunk, user) for chunk in _chunks(copies, job))
+            chunks = _chunks([BatchedFile.of(copy) for copy in copies], job)
+            runs.extend(_fire_batches([(job, chunk) for chunk in chunks], user))
     logger.info("files.reprocessed", extra={"files": len(files), "runs": len(runs)})
     return runs
 

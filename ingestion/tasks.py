@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
 
 from diep_portal.aws.sqs import sqs_queue_url
+from diep_portal.locks import single_flight
 from ingestion import services
 from ingestion.consumer import Consumer
-
-_DRAIN_LOCK = "ingestion.drain_events.lock"
 
 
 @shared_task(name="ingestion.flush_windows", acks_late=True, ignore_result=True)
@@ -23,13 +21,12 @@ def flush_windows() -> int:
 def drain_events(max_seconds: float = 50.0) -> int:
     """Consume the event queue for a bounded time, one drainer at a time (for
     deployments that run only workers and Beat, no `consume_events` process)."""
-    if not cache.add(_DRAIN_LOCK, "1", timeout=int(max_seconds) + 30):
-        return 0
-    try:
+    with single_flight("ingestion.drain_events", timeout_seconds=int(max_seconds) + 30) as mine:
+        if not mine:
+            return 0
         queue_url = sqs_queue_url(queue_name=settings.DIEP_INGEST_QUEUE)
-        return Consumer(queue_url=queue_url, wait_seconds=5).run(max_seconds=max_seconds).received
-    finally:
-        cache.delete(_DRAIN_LOCK)
+        consumer = Consumer(queue_url=queue_url, wait_seconds=5)
+        return consumer.run(max_seconds=max_seconds).received
 
 
 @shared_task(name="ingestion.backfill_run", acks_late=True, ignore_result=True)

@@ -10,7 +10,6 @@ import hashlib
 import json
 import logging
 import uuid
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.auth.models import User as AuthUser
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -32,6 +31,7 @@ from diep_portal.exceptions import (
     Unprocessable,
     ValidationFailed,
 )
+from diep_portal.locks import try_transaction_lock
 from jobs import selectors, validators
 from jobs.capacity import CapacityError, resolve_capacity
 from jobs.engines.base import EngineUnavailable, get_engine
@@ -212,17 +212,10 @@ def render_arguments(
 def _try_idempotency_lock(job: Job, key: str) -> bool:
     """Serialise requests sharing an Idempotency-Key; False if another one is in flight.
 
-    A transaction-scoped Postgres advisory lock: released at commit, so a retry after
-    the first request finished gets its run instead of a 409. SQLite runs write
-    transactions one at a time, which gives the same guarantee.
+    Transaction-scoped: released at commit, so a retry after the first request
+    finished gets its run instead of a 409.
     """
-    if connection.vendor != "postgresql":
-        return True
-    lock_id = zlib.crc32(f"{job.pk}:{key}".encode()) | (job.pk << 32)
-    lock_id = (lock_id & 0x7FFF_FFFF_FFFF_FFFF) - (lock_id & 0x8000_0000_0000_0000)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock_id])
-        return bool(cursor.fetchone()[0])
+    return try_transaction_lock(f"idempotency:{job.pk}:{key}")
 
 
 def _check_parameters(job: Job, overrides: Mapping[str, Any]) -> dict[str, str]:

@@ -334,3 +334,37 @@ def test_dlq_console_redrives_and_deletes_with_an_audit_trail(
     other = Client()
     other.force_login(viewer)
     assert other.get(url).status_code == 403
+
+
+def test_drain_events_task_consumes_the_queue_once_at_a_time(
+    stack: str, make_job: Any, settings: Any
+) -> None:
+    import threading
+
+    from django.db import connection
+
+    from diep_portal.locks import single_flight
+    from ingestion.tasks import drain_events
+
+    make_job(trigger={"bucket": RAW, "prefix": "drain/", "window_seconds": 60})
+    get_client("s3").put_object(Bucket=RAW, Key="drain/one.csv", Body=b"a\n1\n")
+    settings.DIEP_INGEST_QUEUE = "diep-ingest-events"
+    held, release = threading.Event(), threading.Event()
+
+    def other_drainer() -> None:  # a thread has its own database session
+        with single_flight("ingestion.drain_events", timeout_seconds=60):
+            held.set()
+            release.wait(30)
+        connection.close()
+
+    holder = threading.Thread(target=other_drainer)
+    holder.start()
+    assert held.wait(10)
+    try:
+        assert drain_events(max_seconds=1) == 0  # another drainer holds it: nothing done
+    finally:
+        release.set()
+        holder.join(10)
+    assert not IngestedFile.objects.exists()
+    assert drain_events(max_seconds=2) >= 1
+    assert IngestedFile.objects.filter(key="drain/one.csv", state=FileState.RECEIVED).count() == 1
