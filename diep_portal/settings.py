@@ -276,6 +276,33 @@ DIEP_TIMEOUT_GRACE_SECONDS = env.int("DIEP_TIMEOUT_GRACE_SECONDS", default=300)
 # Upper bound on how long `fire_job --wait` and the e2e helpers follow a run.
 DIEP_RUN_WAIT_TIMEOUT_SECONDS = env.int("DIEP_RUN_WAIT_TIMEOUT_SECONDS", default=3600)
 
+# ---------------------------------------------------------------- local engine
+# A local-engine run reports a heartbeat this often (and checks for Stop then); one
+# silent for DIEP_LOCAL_STALE_SECONDS lost its worker and fails (retries then apply).
+DIEP_LOCAL_HEARTBEAT_SECONDS = env.int("DIEP_LOCAL_HEARTBEAT_SECONDS", default=5)
+DIEP_LOCAL_STALE_SECONDS = env.int("DIEP_LOCAL_STALE_SECONDS", default=120)
+
+# ---------------------------------------------------------------- provisioning
+# The buckets DIEP owns: files land in raw, the ETL writes curated, DIEP's own objects
+# (manifests, job specs, the Glue script and library zip) live in artifacts.
+DIEP_RAW_BUCKET = env.str("DIEP_RAW_BUCKET", default="diep-raw")
+DIEP_CURATED_BUCKET = env.str("DIEP_CURATED_BUCKET", default="diep-curated")
+# The role AWS Glue runs our job as (created outside DIEP: IAM is an account decision).
+DIEP_GLUE_ROLE_ARN = env.str("DIEP_GLUE_ROLE_ARN", default="arn:aws:iam::123456789012:role/diep-glue")
+DIEP_GLUE_VERSION = env.str("DIEP_GLUE_VERSION", default="4.0")
+DIEP_GLUE_WORKER_TYPE = env.str("DIEP_GLUE_WORKER_TYPE", default="G.1X")
+DIEP_GLUE_NUMBER_OF_WORKERS = env.int("DIEP_GLUE_NUMBER_OF_WORKERS", default=2)
+DIEP_GLUE_MAX_CONCURRENT_RUNS = env.int("DIEP_GLUE_MAX_CONCURRENT_RUNS", default=10)
+# Receives before SQS moves a message to the DLQ; below 5 an in-flight message that
+# a slow or restarted consumer could still handle is lost to the DLQ.
+DIEP_DLQ_MAX_RECEIVE_COUNT = env.int("DIEP_DLQ_MAX_RECEIVE_COUNT", default=5)
+if DIEP_DLQ_MAX_RECEIVE_COUNT < 5:
+    raise ImproperlyConfigured("DIEP_DLQ_MAX_RECEIVE_COUNT must be at least 5")
+# Apply a job's bucket notification as soon as its trigger is created or changed.
+DIEP_AUTO_PROVISION = env.bool("DIEP_AUTO_PROVISION", default=False)
+# Also route Glue Job State Change events (EventBridge) to the ingestion queue.
+DIEP_PROVISION_GLUE_EVENTS = env.bool("DIEP_PROVISION_GLUE_EVENTS", default=False)
+
 # ---------------------------------------------------------------- logging
 LOG_LEVEL = env.str("DIEP_LOG_LEVEL", default="INFO")
 LOGGING = {
