@@ -1,0 +1,104 @@
+"""Where the ETL reads and writes: S3 (any endpoint, so the moto server works) or local
+paths, both through pyarrow's filesystems so every reader and writer is the same code."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from pyarrow import fs
+
+from ingestion.etl.errors import EtlError
+
+
+@dataclass(frozen=True)
+class Storage:
+    """How to reach S3: the endpoint (None = AWS) and region. Credentials come from the
+    usual AWS chain (environment, profile, instance or Glue role), never from here."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+
+    @classmethod
+    def from_environment(cls) -> Storage:
+        return cls(
+            endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+        )
+
+    def resolve(self, uri: str) -> tuple[fs.FileSystem, str]:
+        """The filesystem and the path within it for `uri` (s3://bucket/key, file:///x or
+        a local path)."""
+        if uri.startswith("s3://"):
+            parts = urlsplit(uri)
+            return self._s3(), f"{parts.netloc}{parts.path}".rstrip("/")
+        if uri.startswith("file://"):
+            uri = urlsplit(uri).path
+        return fs.LocalFileSystem(), os.path.abspath(uri)
+
+    def _s3(self) -> fs.S3FileSystem:
+        options: dict[str, object] = {"region": self.region or "us-east-1"}
+        if self.endpoint_url:
+            endpoint = urlsplit(self.endpoint_url)
+            options["endpoint_override"] = endpoint.netloc
+            options["scheme"] = endpoint.scheme or "https"
+        # Directory markers and bucket creation are not the ETL's business: S3 has no
+        # directories, and buckets are provisioned.
+        return fs.S3FileSystem(check_directory_existence_before_creation=False, **options)
+
+    def read_json(self, uri: str) -> object:
+        """A small JSON document (a manifest or a job spec)."""
+        filesystem, path = self.resolve(uri)
+        try:
+            with filesystem.open_input_stream(path) as stream:
+                return json.loads(stream.read())
+        except (OSError, ValueError) as exc:
+            raise EtlError(f"Cannot read {uri}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class InputFile:
+    uri: str
+    size: int | None = None
+    modified: datetime | None = None
+
+
+def list_inputs(
+    storage: Storage, prefix_uri: str, *, newer_than: datetime | None
+) -> list[InputFile]:
+    """The data files under a source prefix (oldest first), without markers, hidden files
+    (`_SUCCESS`, `.keep`) or DIEP's own temporary output; with `newer_than` (a
+    bookmark), only files modified after it."""
+    filesystem, base = storage.resolve(prefix_uri)
+    selector = fs.FileSelector(base, recursive=True, allow_not_found=True)
+    try:
+        infos = filesystem.get_file_info(selector)
+    except OSError as exc:
+        raise EtlError(f"Cannot list {prefix_uri}: {exc}") from exc
+    scheme = "s3://" if prefix_uri.startswith("s3://") else ""
+    files = []
+    for info in infos:
+        if info.type != fs.FileType.File or info.size == 0:
+            continue
+        relative = info.path[len(base) :].lstrip("/")
+        if any(part.startswith(("_", ".")) for part in relative.split("/")):
+            continue
+        modified = info.mtime
+        if newer_than is not None and modified is not None and modified <= newer_than:
+            continue
+        files.append(InputFile(uri=f"{scheme}{info.path}", size=info.size, modified=modified))
+    return sorted(files, key=lambda f: (f.modified or datetime.min, f.uri))
+
+
+def manifest_inputs(storage: Storage, manifest_uri: str) -> list[InputFile]:
+    """The files a coalesced run was given (DIEP's manifest: {"files": [{"uri", "size"}]})."""
+    manifest = storage.read_json(manifest_uri)
+    entries = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(entries, list) or not all(
+        isinstance(entry, dict) and isinstance(entry.get("uri"), str) for entry in entries
+    ):
+        raise EtlError(f"{manifest_uri} is not a DIEP manifest (files: [{{uri, size}}]).")
+    return [InputFile(uri=entry["uri"], size=entry.get("size")) for entry in entries]
