@@ -18,6 +18,7 @@ class Queue(StrEnum):
 
     RUNS = "runs"  # start/stop runs: short AWS calls
     MAINTENANCE = "maintenance"  # Beat-driven sweeps
+    ETL = "etl"  # local-engine runs: minutes of CPU each, kept off the short queues
 
 
 app = Celery("diep_portal")
@@ -29,9 +30,11 @@ app.conf.task_default_queue = Queue.RUNS.value
 app.conf.task_routes = {
     "jobs.run_start": {"queue": Queue.RUNS.value},
     "jobs.run_stop": {"queue": Queue.RUNS.value},
+    "jobs.run_local": {"queue": Queue.ETL.value},
     "jobs.poll_glue_runs": {"queue": Queue.MAINTENANCE.value},
     "jobs.admit_queued_runs": {"queue": Queue.MAINTENANCE.value},
     "jobs.recover_stale_starts": {"queue": Queue.MAINTENANCE.value},
+    "jobs.recover_lost_local_runs": {"queue": Queue.MAINTENANCE.value},
     "jobs.mirror_drain": {"queue": Queue.MAINTENANCE.value},
     "jobs.mirror_reconcile": {"queue": Queue.MAINTENANCE.value},
     "ingestion.flush_windows": {"queue": Queue.MAINTENANCE.value},

@@ -288,7 +288,9 @@ DIEP_LOCAL_STALE_SECONDS = env.int("DIEP_LOCAL_STALE_SECONDS", default=120)
 DIEP_RAW_BUCKET = env.str("DIEP_RAW_BUCKET", default="diep-raw")
 DIEP_CURATED_BUCKET = env.str("DIEP_CURATED_BUCKET", default="diep-curated")
 # The role AWS Glue runs our job as (created outside DIEP: IAM is an account decision).
-DIEP_GLUE_ROLE_ARN = env.str("DIEP_GLUE_ROLE_ARN", default="arn:aws:iam::123456789012:role/diep-glue")
+DIEP_GLUE_ROLE_ARN = env.str(
+    "DIEP_GLUE_ROLE_ARN", default="arn:aws:iam::123456789012:role/diep-glue"
+)
 DIEP_GLUE_VERSION = env.str("DIEP_GLUE_VERSION", default="4.0")
 DIEP_GLUE_WORKER_TYPE = env.str("DIEP_GLUE_WORKER_TYPE", default="G.1X")
 DIEP_GLUE_NUMBER_OF_WORKERS = env.int("DIEP_GLUE_NUMBER_OF_WORKERS", default=2)

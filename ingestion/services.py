@@ -318,6 +318,13 @@ def files_follow_run(*, run: JobRun) -> int:
     return IngestedFile.objects.filter(run=run, state=FileState.BATCHED).update(state=state)
 
 
+def files_follow_retry(*, run: JobRun, retry: JobRun) -> int:
+    """A retry reads the same manifest: the files move to it, to end with its outcome."""
+    return IngestedFile.objects.filter(run=run).update(
+        run=retry, state=FileState.BATCHED, batched_at=timezone.now()
+    )
+
+
 def stats_add(counts: Counter[str]) -> None:
     """Add to today's consumer counters (received, routed, duplicate, rejected:<reason>…)
     in one upsert, safe against concurrent consumers."""

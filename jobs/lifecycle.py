@@ -108,11 +108,18 @@ def run_sync_state(*, run: JobRun, observed: GlueObservation, source: str) -> bo
     message = f"Glue {observed.state}"
     if observed.error_message:
         message += f": {observed.error_message[:500]}"
+    return finish_run(run=run, to=target, source=source, message=message, **details)
+
+
+def finish_run(
+    *, run: JobRun, to: str, message: str, source: str = "local", **details: Any
+) -> bool:
+    """Move a run to its final state as an engine reported it, and schedule the
+    automatic retry its job allows (FAILED, TIMEOUT, ERROR). False if the run had
+    already moved on (a late or duplicate report)."""
     with transaction.atomic():
-        moved = services.transition_run(
-            run=run, to=target, source=source, message=message, **details
-        )
-        if moved and target in AUTO_RETRY_STATES:
+        moved = services.transition_run(run=run, to=to, source=source, message=message, **details)
+        if moved and to in AUTO_RETRY_STATES:
             _schedule_retry(run)
     return moved
 
@@ -279,6 +286,51 @@ def enforce_timeouts() -> int:
                     extra={"run_id": str(run.run_id), "error": result.errors[run.external_run_id]},
                 )
     return sum(len(runs) for runs in overdue.values())
+
+
+def recover_lost_local_runs() -> int:
+    """Local-engine runs whose worker died: RUNNING or STOPPING with no heartbeat for
+    DIEP_LOCAL_STALE_SECONDS end FAILED (or STOPPED), and retries apply; STARTING ones
+    whose task never began are started again. Also ends local runs past their timeout
+    (no engine enforces it for them). Returns how many runs it moved."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.DIEP_LOCAL_STALE_SECONDS)
+    moved = 0
+    local = JobRun.objects.select_related("job").filter(engine=Engine.LOCAL)
+    for run in local.filter(
+        state__in=(RunState.RUNNING, RunState.STOPPING), heartbeat_at__lt=stale
+    ):
+        stopping = run.state == RunState.STOPPING
+        target = RunState.FAILED
+        if stopping:
+            target = RunState.TIMEOUT if run.stop_reason == "timeout" else RunState.STOPPED
+        silence = int((now - run.heartbeat_at).total_seconds()) if run.heartbeat_at else 0
+        message = f"worker lost: no heartbeat for {silence} s"
+        moved += finish_run(
+            run=run, to=target, source="recovery", message=message, error_message=message
+        )
+    for run in local.filter(
+        state=RunState.STARTING, heartbeat_at__isnull=True, started_at__lt=stale
+    ):
+        if services.transition_run(
+            run=run,
+            to=RunState.PENDING,
+            source="recovery",
+            from_states={RunState.STARTING},
+            message="the worker never picked the run up; starting again",
+        ):
+            services.enqueue_start(run)
+            moved += 1
+    for run in local.filter(state=RunState.RUNNING, started_at__isnull=False):
+        if run.started_at and run.started_at + timedelta(minutes=run.job.timeout_minutes) < now:
+            moved += services.transition_run(
+                run=run,
+                to=RunState.STOPPING,
+                source="timeout",
+                message="past the job's timeout; stopping",
+                stop_reason="timeout",
+            )
+    return moved
 
 
 def admit_due_queued_runs() -> int:

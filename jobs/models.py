@@ -214,6 +214,9 @@ class JobRun(models.Model):
     dpu_seconds = models.FloatField(null=True, blank=True)
     logs_url = models.URLField(max_length=1000, blank=True, default="")
     metrics = models.JSONField(default=dict, blank=True)
+    # Local engine: the worker running the ETL touches this while it works; silence
+    # means the worker died (jobs.lifecycle.recover_lost_local_runs).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-queued_at", "-id"]

@@ -48,6 +48,13 @@ PERIODIC_TASKS = (
         "answer (DIEP_STALE_START_SECONDS old).",
     ),
     PeriodicEntry(
+        name="diep.recover_lost_local_runs",
+        task="jobs.recover_lost_local_runs",
+        every_seconds=30,
+        why="Ends local-engine runs whose worker died (no heartbeat for "
+        "DIEP_LOCAL_STALE_SECONDS), restarts ones never picked up, stops overdue ones.",
+    ),
+    PeriodicEntry(
         name="diep.mirror_drain",
         task="jobs.mirror_drain",
         every_seconds=10,

@@ -118,3 +118,15 @@ def run_events(run: JobRun) -> QuerySet[Any]:
 
 def runs_recent_for_job(job: Job, *, limit: int = 10) -> list[JobRun]:
     return list(JobRun.objects.filter(job=job).order_by("-queued_at", "-id")[:limit])
+
+
+def job_bookmark(job: Job) -> str | None:
+    """Where the job's last successful run stopped reading (its newest input's
+    modification time), for a bookmarked source; None before the first."""
+    metrics = (
+        JobRun.objects.filter(job=job, state=RunState.SUCCEEDED, metrics__bookmark__isnull=False)
+        .order_by("-finished_at")
+        .values_list("metrics", flat=True)
+        .first()
+    )
+    return metrics.get("bookmark") if metrics else None

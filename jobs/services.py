@@ -183,6 +183,7 @@ FIRE_FIELDS = (
     "max_concurrent_runs",
     "current_version",
     "capacity",
+    "source_options",  # a bookmarked source gets --diep_bookmark
 )
 
 
@@ -207,6 +208,16 @@ def render_arguments(
     arguments["--diep_run_id"] = str(run_id)
     arguments["--diep_job_id"] = str(job.job_id)
     return arguments
+
+
+def _bookmark_argument(job: Job, internal: Mapping[str, str] | None) -> dict[str, str]:
+    if not job.source_options.get("bookmark") or (internal and "--diep_manifest" in internal):
+        return {}
+    bookmark = selectors.job_bookmark(job)
+    return {"--diep_bookmark": bookmark} if bookmark else {}
+
+
+_PER_RUN_ARGUMENTS = frozenset({"--diep_run_id", "--diep_job_id"})
 
 
 def _try_idempotency_lock(job: Job, key: str) -> bool:
@@ -288,6 +299,7 @@ def job_fire(
         capacity=run_capacity,
         arguments={
             **render_arguments(job=locked, run_id=run_id, parameters=merged),
+            **_bookmark_argument(locked, internal_arguments),
             **(internal_arguments or {}),
         },
         actor=_user_or_none(user),
@@ -573,7 +585,7 @@ def run_retry(
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=run.job_id)
         run_id = uuid.uuid4()
-        return _admit_run(
+        retry = _admit_run(
             job=job,
             run_id=run_id,
             job_version=run.job_version,
@@ -582,10 +594,22 @@ def run_retry(
             request_fingerprint=run.request_fingerprint,
             parameters=run.parameters,
             capacity=run.capacity,
-            arguments=render_arguments(job=job, run_id=run_id, parameters=run.parameters),
+            arguments={
+                **render_arguments(job=job, run_id=run_id, parameters=run.parameters),
+                # The same input: an event run's manifest, a bookmark.
+                **{
+                    name: value
+                    for name, value in run.arguments.items()
+                    if name.startswith("--diep_") and name not in _PER_RUN_ARGUMENTS
+                },
+            },
             attempt=run.attempt + 1,
             retry_of=run,
             not_before=not_before,
             actor=_user_or_none(user),
             source=source,
         )
+        from ingestion.services import files_follow_retry
+
+        files_follow_retry(run=run, retry=retry)
+        return retry

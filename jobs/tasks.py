@@ -42,6 +42,25 @@ def run_stop(self, run_id: str) -> None:  # type: ignore[no-untyped-def]
     services.run_stop_engine(run_id=run_id)
 
 
+@shared_task(
+    name="jobs.run_local",
+    # Acked on receipt: an ETL run lasts longer than the broker's visibility timeout,
+    # so acks_late would hand it to a second worker mid-run. A worker lost mid-run is
+    # found by its silent heartbeat instead (lifecycle.recover_lost_local_runs).
+    acks_late=False,
+    ignore_result=True,
+    # The job's timeout (enforced through Stop) bounds a run, not the global task limit
+    # sized for short tasks; this is only the backstop: Glue's own maximum, 48 hours.
+    soft_time_limit=48 * 3600,
+    time_limit=48 * 3600 + 300,
+)
+def run_local(run_id: str) -> None:
+    """Run a local-engine run's ETL in this worker (jobs.engines.local)."""
+    from jobs.engines.local import execute_local_run
+
+    execute_local_run(run_id=run_id)
+
+
 # ------------------------------------------------------------------ maintenance (Beat)
 # Declared as Beat entries in jobs/periodic.py. Each is safe to run twice at once.
 
@@ -63,6 +82,12 @@ def admit_queued_runs() -> int:
 def recover_stale_starts() -> int:
     """Adopt or restart runs whose worker died between claiming and starting them."""
     return lifecycle.recover_stale_starts()
+
+
+@shared_task(name="jobs.recover_lost_local_runs", acks_late=True, ignore_result=True)
+def recover_lost_local_runs() -> int:
+    """End local runs whose worker died, restart ones never picked up (lifecycle)."""
+    return lifecycle.recover_lost_local_runs()
 
 
 @shared_task(name="jobs.mirror_drain", acks_late=True, ignore_result=True)

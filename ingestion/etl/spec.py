@@ -840,6 +840,9 @@ _SOURCE_OPTIONS: Final[dict[str, dict[str, Any]]] = {
     },
     "parquet": {"columns": _names()},
 }
+for _options in _SOURCE_OPTIONS.values():
+    # Runs without a manifest read only files modified since the last successful run.
+    _options["bookmark"] = {"type": "boolean"}
 # Defaults are written into the stored options so a job keeps its behaviour even if a
 # reader library changes its own defaults.
 _SOURCE_DEFAULTS: Final[dict[str, dict[str, Any]]] = {

@@ -1,6 +1,7 @@
 """Partitioned output, published atomically: the run writes under a temporary prefix
-(`_diep_tmp/<run id>/`, which query engines skip), and only a finished, checked run's
-files are moved into place. A failure before that leaves nothing in the destination."""
+(`_diep_tmp/<run id>/`, at the bucket's root on S3, which query engines skip), and
+only a finished, checked run's files are moved into place. A failure before that
+leaves nothing in the destination."""
 
 from __future__ import annotations
 
@@ -46,7 +47,14 @@ class PartitionedWriter:
     ) -> None:
         self.filesystem, self.destination, self.fmt = filesystem, destination, fmt
         self.options, self.partition_by, self.run_id = options, list(partition_by), run_id
-        self.temp = posixpath.join(destination, TEMP_DIR, run_id)
+        if isinstance(filesystem, fs.LocalFileSystem):
+            self.temp = posixpath.join(destination, TEMP_DIR, run_id)
+        else:
+            # At the bucket's root, not under the dataset: pyarrow's S3 moves and deletes
+            # leave empty "directory" marker objects behind, which must not appear
+            # among the dataset's files.
+            bucket = destination.split("/", 1)[0]
+            self.temp = posixpath.join(bucket, TEMP_DIR, run_id)
 
     def write(self, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Written:
         """Write everything under the temporary prefix; nothing is visible yet."""
@@ -127,12 +135,11 @@ class PartitionedWriter:
     def discard(self) -> None:
         """Remove the temporary prefix (a failed or stopped run leaves nothing)."""
         try:
-            self.filesystem.delete_dir_contents(self.temp, missing_dir_ok=True)
-            if isinstance(self.filesystem, fs.LocalFileSystem):
-                self.filesystem.delete_dir(self.temp)
-                parent = posixpath.dirname(self.temp)
-                if not self.filesystem.get_file_info(fs.FileSelector(parent)):
-                    self.filesystem.delete_dir(parent)  # S3 has no empty directories either
+            self.filesystem.delete_dir(self.temp)
+            parent = posixpath.dirname(self.temp)
+            local = isinstance(self.filesystem, fs.LocalFileSystem)
+            if local and not self.filesystem.get_file_info(fs.FileSelector(parent)):
+                self.filesystem.delete_dir(parent)
         except OSError:
             pass  # nothing was written, or another run is using the parent
 

@@ -43,8 +43,12 @@ class ExecutionEngine(Protocol):
 def get_engine(name: str) -> ExecutionEngine:
     """The engine registered under `name` (a Job.engine value)."""
     from jobs.engines.glue import GlueEngine
+    from jobs.engines.local import LocalEngine
 
-    engines: dict[str, ExecutionEngine] = {GlueEngine.name: GlueEngine()}
+    engines: dict[str, ExecutionEngine] = {
+        GlueEngine.name: GlueEngine(),
+        LocalEngine.name: LocalEngine(),
+    }
     try:
         return engines[name]
     except KeyError:

@@ -85,14 +85,6 @@ def test_throttled_start_goes_back_to_pending_then_fails_on_last_attempt(
     ]
 
 
-def test_local_engine_is_reported_not_faked(aws: str, make_job: Any, no_enqueue: Any) -> None:
-    run = fire(make_job(engine="local"))
-    services.run_start(run_id=run.run_id, last_attempt=False)
-    run.refresh_from_db()
-    assert run.state == RunState.ERROR
-    assert "not available" in run.error_message
-
-
 def test_transitions_are_monotonic(make_job: Any, no_enqueue: Any) -> None:
     run = fire(make_job())
     assert services.transition_run(run=run, to=RunState.STOPPED, source="test")

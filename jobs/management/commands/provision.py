@@ -1,0 +1,89 @@
+"""manage.py provision [--plan] [--iam-policy] [--json]: DIEP's AWS infrastructure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from diep_portal.aws import provision
+from diep_portal.exceptions import ApplicationError, AwsError
+from jobs.models import Engine, Job
+
+
+def job_triggers() -> list[provision.Trigger]:
+    """The S3 triggers of every enabled job: what the bucket notifications must carry."""
+    jobs = Job.objects.filter(enabled=True).exclude(trigger_bucket="").order_by("name")
+    return [
+        provision.Trigger(
+            job_name=job.name,
+            bucket=job.trigger_bucket,
+            prefix=job.trigger_prefix,
+            suffix=job.trigger_suffix,
+        )
+        for job in jobs
+    ]
+
+
+def glue_job_names() -> list[str]:
+    """Glue job names the jobs run as, beyond the default one (for the IAM policy)."""
+    names = Job.objects.filter(engine=Engine.GLUE).exclude(glue_job_name="")
+    return sorted(set(names.values_list("glue_job_name", flat=True)))
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or update DIEP's AWS resources (buckets, queue and DLQ, notifications, "
+        "tables, Glue artifacts and job). Idempotent: a second run changes nothing."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--plan", action="store_true", help="Show what would change; change nothing."
+        )
+        parser.add_argument(
+            "--iam-policy",
+            action="store_true",
+            help="Print the portal role's least-privilege IAM policy (JSON) and exit.",
+        )
+        parser.add_argument("--json", action="store_true", help="Machine-readable output.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        triggers = job_triggers()
+        try:
+            if options["iam_policy"]:
+                policy = provision.iam_policy(
+                    trigger_buckets={trigger.bucket for trigger in triggers},
+                    glue_job_names=glue_job_names(),
+                )
+                self.stdout.write(json.dumps(policy, indent=2))
+                return
+            desired = provision.desired_infrastructure(triggers=triggers)
+            changes = provision.plan(desired) if options["plan"] else provision.apply(desired)
+        except (ApplicationError, AwsError) as exc:
+            raise CommandError(str(getattr(exc, "message", exc))) from exc
+        counts = provision.summarize(changes)
+        if options["json"]:
+            body = {
+                "applied": not options["plan"],
+                "changes": [
+                    {"kind": c.kind, "name": c.name, "action": c.action, "detail": c.detail}
+                    for c in changes
+                ],
+                "summary": counts,
+            }
+            self.stdout.write(json.dumps(body, indent=2))
+            return
+        for change in changes:
+            self.stdout.write(f"{change.action:<9} {change.kind} {change.name}: {change.detail}")
+        if options["plan"]:
+            self.stdout.write(
+                f"{counts['create']} to create, {counts['update']} to update, "
+                f"{counts['unchanged']} unchanged"
+            )
+        else:
+            self.stdout.write(
+                f"{counts['create']} created, {counts['update']} updated, "
+                f"{counts['unchanged']} unchanged"
+            )
