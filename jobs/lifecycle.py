@@ -23,6 +23,7 @@ from diep_portal.aws.glue import GlueJobRun, glue_batch_stop_job_run, glue_get_j
 from diep_portal.exceptions import AwsError
 from jobs import selectors, services
 from jobs.engines.base import EngineUnavailable, get_engine
+from jobs.engines.glue import GlueEngine
 from jobs.models import Engine, Job, JobRun, RunState
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,9 @@ def run_sync_state(*, run: JobRun, observed: GlueObservation, source: str) -> bo
     message = f"Glue {observed.state}"
     if observed.error_message:
         message += f": {observed.error_message[:500]}"
+    if target in (RunState.SUCCEEDED, RunState.FAILED) and run.engine == Engine.GLUE:
+        if metrics := GlueEngine().collect_metrics(run):
+            details["metrics"] = metrics
     return finish_run(run=run, to=target, source=source, message=message, **details)
 
 

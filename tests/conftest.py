@@ -50,7 +50,16 @@ def aws(moto_server: str, settings: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def glue_job(aws: str) -> str:
+def artifacts(aws: str, settings: Any) -> str:
+    """The artifacts bucket, where Glue runs get their spec and leave their metrics."""
+    from diep_portal.aws.session import get_client
+
+    get_client("s3").create_bucket(Bucket=settings.DIEP_ARTIFACTS_BUCKET)
+    return str(settings.DIEP_ARTIFACTS_BUCKET)
+
+
+@pytest.fixture
+def glue_job(artifacts: str) -> str:
     """The Glue job definition our jobs run as (provisioning does this in real life)."""
     from diep_portal.aws.session import get_client
 

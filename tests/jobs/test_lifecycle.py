@@ -193,7 +193,7 @@ def count_glue_calls(calls: list[str]) -> None:
 
 
 def test_poll_makes_one_call_per_glue_job_and_follows_runs_to_the_end(
-    aws: str, manual_glue: None, make_job: Any, no_enqueue: Any
+    artifacts: str, manual_glue: None, make_job: Any, no_enqueue: Any
 ) -> None:
     runs = []
     create_glue_job("glue-a")
@@ -228,7 +228,7 @@ def test_poll_makes_one_call_per_glue_job_and_follows_runs_to_the_end(
 
 
 def test_glue_concurrency_limit_requeues_then_starts_later(
-    aws: str, manual_glue: None, make_job: Any, no_enqueue: list[str], settings: Any
+    artifacts: str, manual_glue: None, make_job: Any, no_enqueue: list[str], settings: Any
 ) -> None:
     create_glue_job("glue-one-at-a-time", max_concurrent_runs=1)
     job = make_job(glue_job_name="glue-one-at-a-time", max_concurrent_runs=2)

@@ -49,7 +49,9 @@ def test_run_start_twice_starts_glue_once(glue_job: str, make_job: Any, no_enque
     assert RunEvent.objects.filter(run=run, to_state="STARTING").count() == 1
 
 
-def test_unknown_glue_job_fails_with_aws_message(aws: str, make_job: Any, no_enqueue: Any) -> None:
+def test_unknown_glue_job_fails_with_aws_message(
+    artifacts: str, make_job: Any, no_enqueue: Any
+) -> None:
     run = fire(make_job(glue_job_name="does-not-exist"))
     services.run_start(run_id=run.run_id, last_attempt=False)
     run.refresh_from_db()

@@ -61,8 +61,10 @@ class Command(BaseCommand):
                 return
             desired = provision.desired_infrastructure(triggers=triggers)
             changes = provision.plan(desired) if options["plan"] else provision.apply(desired)
-        except (ApplicationError, AwsError) as exc:
-            raise CommandError(str(getattr(exc, "message", exc))) from exc
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
+        except AwsError as exc:
+            raise CommandError(str(exc)) from exc
         counts = provision.summarize(changes)
         if options["json"]:
             body = {
