@@ -109,9 +109,9 @@ def run_sync_state(*, run: JobRun, observed: GlueObservation, source: str) -> bo
     message = f"Glue {observed.state}"
     if observed.error_message:
         message += f": {observed.error_message[:500]}"
-    if target in (RunState.SUCCEEDED, RunState.FAILED) and run.engine == Engine.GLUE:
-        if metrics := GlueEngine().collect_metrics(run):
-            details["metrics"] = metrics
+    finished = target in (RunState.SUCCEEDED, RunState.FAILED)
+    if finished and run.engine == Engine.GLUE and (metrics := GlueEngine().collect_metrics(run)):
+        details["metrics"] = metrics
     return finish_run(run=run, to=target, source=source, message=message, **details)
 
 

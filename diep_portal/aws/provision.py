@@ -55,7 +55,8 @@ ETL_PACKAGE_DIR = REPO_ROOT / "ingestion" / "etl"
 
 GLUE_SCRIPT_KEY = "glue/glue_job.py"
 ETL_ZIP_KEY = "glue/diep_etl.zip"
-GLUE_ADDITIONAL_MODULES = "jsonschema==4.26.0"
+# Glue 4.0 ships an older pyarrow than ingestion.etl is written and tested against.
+GLUE_ADDITIONAL_MODULES = "jsonschema==4.26.0,pyarrow==26.0.1"
 GLUE_TIMEOUT_MINUTES = 2880
 # DIEP retries runs itself (JobRun.attempt, run_retry); a Glue-side retry would run the
 # same files twice behind the ledger's back.
@@ -339,26 +340,34 @@ def caller_account_id() -> str:
 
 @dataclass
 class _Arns:
+    """ARNs of DIEP's resources in one account and region."""
+
     region: str
     account: str
 
     @property
     def partition(self) -> str:
+        """The ARN partition of the region."""
         return partition(self.region)
 
     def bucket(self, name: str) -> str:
+        """An S3 bucket's ARN (global: no region or account)."""
         return f"arn:{self.partition}:s3:::{name}"
 
     def queue(self, name: str) -> str:
+        """An SQS queue's ARN."""
         return f"arn:{self.partition}:sqs:{self.region}:{self.account}:{name}"
 
     def table(self, name: str) -> str:
+        """A DynamoDB table's ARN."""
         return f"arn:{self.partition}:dynamodb:{self.region}:{self.account}:table/{name}"
 
     def glue_job(self, name: str) -> str:
+        """A Glue job's ARN."""
         return f"arn:{self.partition}:glue:{self.region}:{self.account}:job/{name}"
 
     def rule(self, name: str) -> str:
+        """An EventBridge rule's ARN (default event bus)."""
         return f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{name}"
 
 
@@ -397,10 +406,12 @@ def notification_id(job_name: str) -> str:
 
 
 def _is_ours(configuration: Mapping[str, Any]) -> bool:
+    """Whether a notification configuration is one DIEP manages (by its Id)."""
     return str(configuration.get("Id", "")).startswith(NOTIFICATION_ID_PREFIX)
 
 
 def _queue_configuration(trigger: Trigger, queue_arn: str) -> dict[str, Any]:
+    """The QueueConfiguration a trigger needs; filter rules only for non-empty values."""
     configuration: dict[str, Any] = {
         "Id": notification_id(trigger.job_name),
         "QueueArn": queue_arn,
@@ -417,6 +428,7 @@ def _queue_configuration(trigger: Trigger, queue_arn: str) -> dict[str, Any]:
 
 
 def _normalised_configuration(configuration: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A queue configuration in a comparable form."""
     # AWS answers "Prefix"/"Suffix", moto and our own requests say "prefix"/"suffix";
     # rule and event order carry no meaning.
     rules = configuration.get("Filter", {}).get("Key", {}).get("FilterRules", [])
@@ -448,6 +460,7 @@ def merge_notifications(
 
 
 def _canonical(value: Any) -> Any:
+    """A policy document in a comparable form."""
     # Policies come back from AWS with lists possibly reordered and one-element lists
     # possibly collapsed to a scalar: compare on a form where neither matters.
     if isinstance(value, Mapping):
@@ -461,6 +474,7 @@ def _canonical(value: Any) -> Any:
 
 
 def _describe_trigger(trigger: Trigger) -> str:
+    """A trigger for humans."""
     return (
         f"job {trigger.job_name!r} (bucket {trigger.bucket!r}, prefix {trigger.prefix!r}, "
         f"suffix {trigger.suffix!r})"
@@ -471,6 +485,7 @@ def _describe_trigger(trigger: Trigger) -> str:
 
 
 def _bucket_status(bucket: str) -> Literal["exists", "missing", "forbidden"]:
+    """HeadBucket as one word: ours to use, absent, or someone else's."""
     try:
         with translate_aws_errors("s3", "HeadBucket"):
             get_client("s3").head_bucket(Bucket=bucket)
@@ -484,6 +499,7 @@ def _bucket_status(bucket: str) -> Literal["exists", "missing", "forbidden"]:
 
 
 def _public_access_block(bucket: str) -> dict[str, bool] | None:
+    """The bucket's public access block settings; None when it has none."""
     try:
         with translate_aws_errors("s3", "GetPublicAccessBlock"):
             response = get_client("s3").get_public_access_block(Bucket=bucket)
@@ -495,6 +511,7 @@ def _public_access_block(bucket: str) -> dict[str, bool] | None:
 
 
 def _encryption_algorithms(bucket: str) -> list[str]:
+    """The default encryption algorithms of the bucket's rules; [] when it has none."""
     try:
         with translate_aws_errors("s3", "GetBucketEncryption"):
             response = get_client("s3").get_bucket_encryption(Bucket=bucket)
@@ -522,6 +539,7 @@ def _notifications(bucket: str) -> dict[str, Any] | None:
 
 
 def _queue_attributes(name: str) -> dict[str, str] | None:
+    """All attributes of a queue by name; None when it does not exist."""
     client = get_client("sqs")
     try:
         with translate_aws_errors("sqs", "GetQueueUrl"):
@@ -536,11 +554,13 @@ def _queue_attributes(name: str) -> dict[str, str] | None:
 
 
 def _queue_url(name: str) -> str:
+    """The URL of an existing queue."""
     with translate_aws_errors("sqs", "GetQueueUrl"):
         return str(get_client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
 
 
 def _table_key(name: str) -> KeySchema | None:
+    """A table's key schema; None when the table does not exist."""
     try:
         with translate_aws_errors("dynamodb", "DescribeTable"):
             table = get_client("dynamodb").describe_table(TableName=name)["Table"]
@@ -553,6 +573,7 @@ def _table_key(name: str) -> KeySchema | None:
 
 
 def _object_etag(bucket: str, key: str) -> str | None:
+    """An object's ETag without quotes; None when it (or its bucket) does not exist."""
     try:
         with translate_aws_errors("s3", "HeadObject"):
             response = get_client("s3").head_object(Bucket=bucket, Key=key)
@@ -564,6 +585,7 @@ def _object_etag(bucket: str, key: str) -> str | None:
 
 
 def _glue_job_definition(name: str) -> dict[str, Any] | None:
+    """The raw GetJob `Job` structure; None when Glue has no job of that name."""
     # Not glue_get_job: its GlueJobInfo lacks Timeout, MaxRetries and the Command
     # name/Python version, which an UpdateJob (a full overwrite) must get right.
     try:
@@ -580,16 +602,21 @@ def _glue_job_definition(name: str) -> dict[str, Any] | None:
 
 @dataclass
 class _Step:
+    """A planned change and how to make it (a no-op when unchanged)."""
+
     change: Change
     perform: Callable[[], None] = field(repr=False)
 
 
 def _noop() -> None:
+    """Nothing to do: the resource already matches."""
     return None
 
 
 @dataclass
 class _Planner:
+    """Reads AWS once per resource and turns differences into steps."""
+
     desired: Desired
     arns: _Arns
     _policy_loaded: bool = False
@@ -605,15 +632,18 @@ class _Planner:
 
     @property
     def queue_arn(self) -> str:
+        """The ingest queue's ARN."""
         return self.arns.queue(self.desired.queue)
 
     @property
     def dlq_arn(self) -> str:
+        """The dead-letter queue's ARN."""
         return self.arns.queue(self.desired.dlq)
 
     # ---- buckets
 
     def bucket_step(self, bucket: str) -> _Step:
+        """One of our buckets: exists, blocks public access, encrypts by default."""
         status = _bucket_status(bucket)
         if status == "forbidden":
             raise ProvisionError(
@@ -642,6 +672,7 @@ class _Planner:
         )
 
     def _create_bucket(self, bucket: str) -> None:
+        """CreateBucket in the configured region, then its settings."""
         request: dict[str, Any] = {"Bucket": bucket}
         # us-east-1 is the one region that refuses an explicit LocationConstraint.
         if self.desired.region != "us-east-1":
@@ -651,6 +682,7 @@ class _Planner:
         self._configure_bucket(bucket)
 
     def _configure_bucket(self, bucket: str) -> None:
+        """Block all public access and default to SSE-S3."""
         client = get_client("s3")
         with translate_aws_errors("s3", "PutPublicAccessBlock"):
             client.put_public_access_block(
@@ -673,12 +705,14 @@ class _Planner:
     # ---- queues
 
     def dlq_attributes(self) -> dict[str, str]:
+        """The DLQ's attributes as SQS reports them (strings)."""
         return {
             "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS),
             "SqsManagedSseEnabled": "true",
         }
 
     def queue_attributes(self) -> dict[str, str]:
+        """The ingest queue's attributes as SQS reports them (strings)."""
         redrive = {
             "deadLetterTargetArn": self.dlq_arn,
             "maxReceiveCount": self.desired.max_receive_count,
@@ -691,6 +725,7 @@ class _Planner:
         }
 
     def queue_step(self, name: str, desired: dict[str, str]) -> _Step:
+        """A queue with the given attributes (others are left as they are)."""
         current = _queue_attributes(name)
         if current is None:
             detail = ", ".join(f"{k}={v}" for k, v in sorted(desired.items()))
@@ -710,20 +745,28 @@ class _Planner:
         )
 
     def _create_queue(self, name: str, attributes: dict[str, str]) -> None:
+        """CreateQueue with its attributes."""
         with translate_aws_errors("sqs", "CreateQueue"):
             get_client("sqs").create_queue(QueueName=name, Attributes=attributes)
 
     def _set_queue_attributes(self, name: str, attributes: dict[str, str]) -> None:
+        """SetQueueAttributes on an existing queue."""
         url = _queue_url(name)
+        if name == self.desired.queue:
+            # moto drops a queue's Policy on any SetQueueAttributes that leaves it out;
+            # sending the desired one along changes nothing on AWS.
+            attributes = {**attributes, "Policy": json.dumps(self.queue_policy())}
         with translate_aws_errors("sqs", "SetQueueAttributes"):
             get_client("sqs").set_queue_attributes(QueueUrl=url, Attributes=attributes)
 
     # ---- queue policy
 
     def policy_source_buckets(self) -> list[str]:
+        """Buckets S3 may send from: every trigger bucket, and always the raw bucket."""
         return sorted({self.desired.raw_bucket, *self.desired.trigger_buckets})
 
     def queue_policy(self) -> dict[str, Any]:
+        """The ingest queue's resource policy (S3, and EventBridge when enabled)."""
         statements: list[dict[str, Any]] = [
             {
                 "Sid": S3_STATEMENT_SID,
@@ -761,6 +804,7 @@ class _Planner:
         }
 
     def queue_policy_step(self) -> _Step:
+        """The ingest queue's policy, compared as parsed JSON."""
         name = self.desired.queue
         desired = self.queue_policy()
         current = self.current_policy()
@@ -797,6 +841,7 @@ class _Planner:
         return buckets
 
     def _put_policy(self, policy: dict[str, Any]) -> None:
+        """Set the ingest queue's policy."""
         url = _queue_url(self.desired.queue)
         with translate_aws_errors("sqs", "SetQueueAttributes"):
             get_client("sqs").set_queue_attributes(
@@ -806,6 +851,7 @@ class _Planner:
     # ---- notifications
 
     def notification_steps(self) -> list[_Step]:
+        """One step per bucket that has triggers now or had our entries before."""
         by_bucket: dict[str, list[Trigger]] = {b: [] for b in self.desired.trigger_buckets}
         for trigger in self.desired.triggers:
             by_bucket[trigger.bucket].append(trigger)
@@ -821,6 +867,7 @@ class _Planner:
         return steps
 
     def notification_step(self, bucket: str, triggers: list[Trigger]) -> _Step | None:
+        """Our entries on one bucket; None when it has none and needs none."""
         if not triggers and _bucket_status(bucket) != "exists":
             return None
         current = _notifications(bucket) or {}
@@ -857,6 +904,7 @@ class _Planner:
         )
 
     def _put_notifications(self, bucket: str, wanted: list[dict[str, Any]]) -> None:
+        """Read-modify-write the bucket's notifications with our entries replaced."""
         # Read again right before writing: the window in which another team's change
         # could be lost is one round trip, not the whole provisioning run.
         current = _notifications(bucket) or {}
@@ -868,6 +916,7 @@ class _Planner:
     # ---- tables
 
     def table_step(self, table: Table) -> _Step:
+        """A table with the expected key; a different key is refused, not replaced."""
         current = _table_key(table.name)
         wanted = _key_text(table.key)
         if current is None:
@@ -883,11 +932,13 @@ class _Planner:
         return _Step(Change("table", table.name, "unchanged", f"key {wanted}"), _noop)
 
     def _create_table(self, table: Table) -> None:
+        """Create the table (on demand) and wait until it exists."""
         dynamodb_ensure_table(table=table.name, key=table.key)
 
     # ---- artifacts
 
     def artifact_step(self, artifact: Artifact) -> _Step:
+        """An object whose ETag must be the MD5 of the local bytes."""
         name = f"s3://{artifact.bucket}/{artifact.key}"
         etag = _object_etag(artifact.bucket, artifact.key)
         size = f"{len(artifact.data)} bytes, md5 {artifact.md5}"
@@ -898,6 +949,7 @@ class _Planner:
         return _Step(Change("artifact", name, action, detail), lambda: self._upload(artifact))
 
     def _upload(self, artifact: Artifact) -> None:
+        """PutObject, SSE-S3."""
         s3_put_bytes(
             bucket=artifact.bucket,
             key=artifact.key,
@@ -908,6 +960,7 @@ class _Planner:
     # ---- Glue job
 
     def glue_job_step(self) -> _Step:
+        """The default Glue job with the definition from settings."""
         job = self.desired.glue_job
         definition = job.definition()
         current = _glue_job_definition(job.name)
@@ -931,17 +984,20 @@ class _Planner:
         )
 
     def _create_glue_job(self, name: str, definition: dict[str, Any]) -> None:
+        """CreateJob with the full definition."""
         # Not glue_create_job: it cannot set Timeout or MaxRetries.
         with translate_aws_errors("glue", "CreateJob"):
             get_client("glue").create_job(Name=name, **definition)
 
     def _update_glue_job(self, name: str, definition: dict[str, Any]) -> None:
+        """UpdateJob: Glue replaces the whole definition with this one."""
         with translate_aws_errors("glue", "UpdateJob"):
             get_client("glue").update_job(JobName=name, JobUpdate=definition)
 
     # ---- EventBridge
 
     def event_rule_step(self) -> _Step:
+        """The rule sending Glue job state changes to the ingest queue."""
         name = self.desired.glue_events_rule
         client = get_client("events")
         try:
@@ -972,6 +1028,7 @@ class _Planner:
         return _Step(Change("event-rule", name, "update", ", ".join(differences)), self._put_rule)
 
     def _put_rule(self) -> None:
+        """PutRule and PutTargets (ours only: other targets on our rule are removed)."""
         name = self.desired.glue_events_rule
         client = get_client("events")
         with translate_aws_errors("events", "PutRule"):
@@ -994,6 +1051,7 @@ class _Planner:
 
 
 def _same_queue_attribute(key: str, current: str | None, desired: str) -> bool:
+    """Whether SQS's value of an attribute means the desired one."""
     if current is None:
         return False
     if key == "RedrivePolicy":
@@ -1010,6 +1068,7 @@ def _same_queue_attribute(key: str, current: str | None, desired: str) -> bool:
 
 
 def _glue_differences(current: Mapping[str, Any], definition: Mapping[str, Any]) -> list[str]:
+    """The fields where the job in Glue differs from `definition`, for humans."""
     command = current.get("Command", {})
     have = {
         "Role": current.get("Role"),
@@ -1055,10 +1114,12 @@ def _glue_differences(current: Mapping[str, Any], definition: Mapping[str, Any])
 
 
 def _filter_text(trigger: Trigger) -> str:
+    """A trigger's filter for humans."""
     return f"prefix {trigger.prefix!r}, suffix {trigger.suffix!r}"
 
 
 def _key_text(key: KeySchema) -> str:
+    """A key schema for humans."""
     return key.partition_key + (f" + {key.sort_key}" if key.sort_key else "")
 
 
@@ -1091,6 +1152,7 @@ def check_refusals(desired: Desired) -> None:
 
 
 def _steps(desired: Desired, *, account_id: str | None = None) -> list[_Step]:
+    """Every resource's step, in dependency order; refusals are raised first."""
     check_refusals(desired)
     planner = _Planner(
         desired=desired,

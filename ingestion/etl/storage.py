@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -75,7 +76,9 @@ def list_inputs(
     filesystem, base = storage.resolve(prefix_uri)
     selector = fs.FileSelector(base, recursive=True, allow_not_found=True)
     try:
-        infos = filesystem.get_file_info(selector)
+        single = filesystem.get_file_info(base)
+        # A source may name one object rather than a prefix.
+        infos = [single] if single.type == fs.FileType.File else filesystem.get_file_info(selector)
     except OSError as exc:
         raise EtlError(f"Cannot list {prefix_uri}: {exc}") from exc
     scheme = "s3://" if prefix_uri.startswith("s3://") else ""
@@ -83,7 +86,7 @@ def list_inputs(
     for info in infos:
         if info.type != fs.FileType.File or info.size == 0:
             continue
-        relative = info.path[len(base) :].lstrip("/")
+        relative = info.path[len(base) :].lstrip("/") or posixpath.basename(info.path)
         if any(part.startswith(("_", ".")) for part in relative.split("/")):
             continue
         modified = info.mtime

@@ -141,11 +141,24 @@ def cast_values(values: pa.Array, kind: Any) -> tuple[pa.Array, pa.Array | None]
     source = pc.utf8_trim_whitespace(text) if text is not None else values
     if name == "bool" and text is not None:
         return _bool(source)
+    if name == "timestamp" and text is not None and not _has_offset(source):
+        # Times without an offset are UTC. Decided on the first value because a failed
+        # cast is expensive (tens of ms a batch), then checked by the cast itself.
+        target = pa.timestamp("us")
     try:
-        return pc.cast(source, target, safe=True), None
+        converted = pc.cast(source, target, safe=True)
+        return pc.cast(converted, _TARGETS[name]), None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass  # some values do not convert: find them, keep the rest
     return _per_value(_as_text(values), name)
+
+
+_OFFSET = re.compile(r"(Z|[+-]\d\d(:?\d\d)?)$", re.IGNORECASE)
+
+
+def _has_offset(text: pa.Array) -> bool:
+    valid = pc.drop_null(text)
+    return bool(len(valid)) and bool(_OFFSET.search(valid[0].as_py()))
 
 
 _TARGETS: dict[str, pa.DataType] = {

@@ -21,7 +21,7 @@ from pyarrow import fs
 from ingestion.etl.errors import EtlError
 
 TEMP_DIR = "_diep_tmp"
-MAX_ROWS_PER_GROUP = 256 * 1024  # the writer buffers up to this per open partition
+MAX_ROWS_PER_GROUP = 512 * 1024  # the writer buffers up to this per open partition
 MAX_ROWS_PER_FILE = 8 * MAX_ROWS_PER_GROUP
 
 
@@ -86,7 +86,6 @@ class PartitionedWriter:
             basename_template=f"part-{self.run_id}-{{i}}.{extension}",
             existing_data_behavior="overwrite_or_ignore",
             max_rows_per_group=MAX_ROWS_PER_GROUP,
-            min_rows_per_group=min(64 * 1024, MAX_ROWS_PER_GROUP),
             max_rows_per_file=MAX_ROWS_PER_FILE,
             create_dir=isinstance(self.filesystem, fs.LocalFileSystem),
             file_visitor=visit,
