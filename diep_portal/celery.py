@@ -36,6 +36,7 @@ app.conf.task_routes = {
     "jobs.recover_stale_starts": {"queue": Queue.MAINTENANCE.value},
     "jobs.recover_lost_local_runs": {"queue": Queue.MAINTENANCE.value},
     "jobs.mirror_drain": {"queue": Queue.MAINTENANCE.value},
+    "jobs.provision_infrastructure": {"queue": Queue.MAINTENANCE.value},
     "jobs.mirror_reconcile": {"queue": Queue.MAINTENANCE.value},
     "ingestion.flush_windows": {"queue": Queue.MAINTENANCE.value},
     "ingestion.drain_events": {"queue": Queue.MAINTENANCE.value},

@@ -10,8 +10,9 @@ from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from diep_portal.aws.provision import Trigger
 from diep_portal.exceptions import NotFound
-from jobs.models import SLOT_STATES, TERMINAL_STATES, Job, JobRun, JobVersion, RunState
+from jobs.models import SLOT_STATES, TERMINAL_STATES, Engine, Job, JobRun, JobVersion, RunState
 
 
 def job_get(ref: str | uuid.UUID, *, fields: Iterable[str] = ()) -> Job:
@@ -130,3 +131,23 @@ def job_bookmark(job: Job) -> str | None:
         .first()
     )
     return metrics.get("bookmark") if metrics else None
+
+
+def job_triggers() -> list[Trigger]:
+    """The S3 triggers of every enabled job: what the bucket notifications must carry."""
+    jobs = Job.objects.filter(enabled=True).exclude(trigger_bucket="").order_by("name")
+    return [
+        Trigger(
+            job_name=job.name,
+            bucket=job.trigger_bucket,
+            prefix=job.trigger_prefix,
+            suffix=job.trigger_suffix,
+        )
+        for job in jobs.only("name", "trigger_bucket", "trigger_prefix", "trigger_suffix")
+    ]
+
+
+def glue_job_names() -> list[str]:
+    """The Glue job names jobs run as (for the IAM policy)."""
+    names = Job.objects.filter(engine=Engine.GLUE).exclude(glue_job_name="")
+    return sorted(set(names.values_list("glue_job_name", flat=True)))

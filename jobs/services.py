@@ -108,6 +108,8 @@ def job_create(*, spec: Mapping[str, Any], user: User, source: str) -> Job:
     except IntegrityError as exc:  # a concurrent create won the race for the name
         raise Conflict(f"A job named {fields['name']!r} already exists.") from exc
     _snapshot(job=job, user=user, source=source)
+    if job.trigger_bucket:
+        _notifications_changed()
     logger.info("job.created", extra={"job_id": str(job.job_id), "job_name": job.name})
     return job
 
@@ -126,6 +128,7 @@ def job_update(*, job: Job, spec: Mapping[str, Any], user: User, source: str) ->
     if fields["name"] != locked.name and Job.objects.filter(name=fields["name"]).exists():
         raise Conflict(f"A job named {fields['name']!r} already exists.")
     previous_slots = locked.max_concurrent_runs
+    previous_trigger = _trigger_of(locked)
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.version += 1
@@ -138,6 +141,8 @@ def job_update(*, job: Job, spec: Mapping[str, Any], user: User, source: str) ->
     _snapshot(job=locked, user=user, source=source)
     if locked.max_concurrent_runs > previous_slots:
         admit_queued_runs(job=locked)
+    if _trigger_of(locked) != previous_trigger:
+        _notifications_changed()
     logger.info(
         "job.updated",
         extra={"job_id": str(locked.job_id), "job_name": locked.name, "version": locked.version},
@@ -157,10 +162,26 @@ def job_delete(*, job: Job, user: User, source: str) -> None:
     MirrorTombstone.objects.create(job_id=locked.job_id, version=locked.version)
     Job.objects.filter(pk=locked.pk).update(current_version=None)
     locked.delete()
+    if locked.trigger_bucket:
+        _notifications_changed()
     logger.info(
         "job.deleted",
         extra={"job_id": str(locked.job_id), "job_name": locked.name, "source": source},
     )
+
+
+def _trigger_of(job: Job) -> tuple[object, ...]:
+    """What a bucket notification carries of a job (disabled jobs have none)."""
+    return (job.enabled, job.name, job.trigger_bucket, job.trigger_prefix, job.trigger_suffix)
+
+
+def _notifications_changed() -> None:
+    """With DIEP_AUTO_PROVISION, apply the bucket notifications the triggers now need,
+    after commit (provisioning reads the committed jobs)."""
+    if settings.DIEP_AUTO_PROVISION:
+        from jobs.tasks import provision_infrastructure
+
+        transaction.on_commit(provision_infrastructure.delay)
 
 
 def job_set_enabled(*, job: Job, enabled: bool, user: User, source: str) -> Job:

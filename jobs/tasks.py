@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from diep_portal.aws import provision
 from diep_portal.exceptions import TransientAwsError
-from jobs import lifecycle, metadata, services
+from diep_portal.locks import single_flight
+from jobs import lifecycle, metadata, selectors, services
 
 # Backoff stays under the broker's visibility timeout (settings), or a waiting retry
 # would be handed to a second worker.
@@ -88,6 +90,27 @@ def recover_stale_starts() -> int:
 def recover_lost_local_runs() -> int:
     """End local runs whose worker died, restart ones never picked up (lifecycle)."""
     return lifecycle.recover_lost_local_runs()
+
+
+@shared_task(
+    bind=True,
+    name="jobs.provision_infrastructure",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(TransientAwsError,),
+    max_retries=8,
+    retry_backoff=2,
+    retry_backoff_max=_RETRY_BACKOFF_MAX,
+)
+def provision_infrastructure(self) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Apply the infrastructure the jobs need (DIEP_AUTO_PROVISION, after a trigger
+    change). One at a time: bucket notifications are read-modify-written, and two
+    concurrent writers would lose one's change, so a second request waits its turn."""
+    with single_flight("jobs.provision_infrastructure", timeout_seconds=300) as mine:
+        if not mine:
+            raise self.retry(countdown=5)
+        desired = provision.desired_infrastructure(triggers=selectors.job_triggers())
+        return provision.summarize(provision.apply(desired))
 
 
 @shared_task(name="jobs.mirror_drain", acks_late=True, ignore_result=True)

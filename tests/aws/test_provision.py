@@ -32,7 +32,7 @@ from diep_portal.aws.provision import (
 )
 from diep_portal.aws.session import get_client
 from jobs import services
-from jobs.management.commands.provision import job_triggers
+from jobs.selectors import job_triggers
 from jobs.specs import job_to_spec
 
 pytestmark = pytest.mark.django_db

@@ -9,27 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from diep_portal.aws import provision
 from diep_portal.exceptions import ApplicationError, AwsError
-from jobs.models import Engine, Job
-
-
-def job_triggers() -> list[provision.Trigger]:
-    """The S3 triggers of every enabled job: what the bucket notifications must carry."""
-    jobs = Job.objects.filter(enabled=True).exclude(trigger_bucket="").order_by("name")
-    return [
-        provision.Trigger(
-            job_name=job.name,
-            bucket=job.trigger_bucket,
-            prefix=job.trigger_prefix,
-            suffix=job.trigger_suffix,
-        )
-        for job in jobs
-    ]
-
-
-def glue_job_names() -> list[str]:
-    """Glue job names the jobs run as, beyond the default one (for the IAM policy)."""
-    names = Job.objects.filter(engine=Engine.GLUE).exclude(glue_job_name="")
-    return sorted(set(names.values_list("glue_job_name", flat=True)))
+from jobs import selectors
 
 
 class Command(BaseCommand):
@@ -50,12 +30,12 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        triggers = job_triggers()
+        triggers = selectors.job_triggers()
         try:
             if options["iam_policy"]:
                 policy = provision.iam_policy(
                     trigger_buckets={trigger.bucket for trigger in triggers},
-                    glue_job_names=glue_job_names(),
+                    glue_job_names=selectors.glue_job_names(),
                 )
                 self.stdout.write(json.dumps(policy, indent=2))
                 return
