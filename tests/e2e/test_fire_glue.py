@@ -8,84 +8,17 @@ holds it.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 from jobs.models import JobRun, RunState
-from tests.conftest import job_body, subprocess_database_url
+from tests.conftest import job_body
+from tests.e2e.conftest import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def celery_worker_process(aws: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    broker = settings.CELERY_BROKER_URL
-    if not broker.startswith("redis://"):
-        pytest.skip("end-to-end tests run on the Redis broker (CELERY_BROKER_URL=redis://...)")
-    env = {
-        **os.environ,
-        "DATABASE_URL": subprocess_database_url(),
-        "CELERY_BROKER_URL": broker,
-        "AWS_ENDPOINT_URL": aws,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "DJANGO_SETTINGS_MODULE": "diep_portal.settings",
-    }
-    log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "diep_portal",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            "runs",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-            "-l",
-            "info",
-            "-n",
-            f"e2e-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield worker
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        log.close()
-        if worker.returncode not in (0, -15):
-            print((tmp_path / "worker.log").read_text()[-5000:])
-
-
-def _wait_for(predicate: Any, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError("condition not reached in time")
 
 
 def test_create_then_fire_reaches_glue(
@@ -114,7 +47,7 @@ def test_create_then_fire_reaches_glue(
         return bool(run.external_run_id) or run.state in {RunState.FAILED, RunState.ERROR}
 
     try:
-        _wait_for(started)
+        wait_for(started)
     except AssertionError:
         print((tmp_path / "worker.log").read_text()[-5000:])
         raise
