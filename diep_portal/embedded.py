@@ -1,10 +1,12 @@
 """The embedded stack: one command from a fresh checkout to a running portal.
 
 `python -m diep_portal.embedded` migrates, creates the admin user and an API token,
-then hands over to honcho, which runs the Procfile: the local AWS (a moto server),
-the web server and a Celery worker. The `aws` and `web` sub-commands are the Procfile's
-entries. Pointing DATABASE_URL, CELERY_BROKER_URL or AWS_ENDPOINT_URL elsewhere is
-honoured: the local AWS only starts when no endpoint is configured and
+then hands over to honcho, which runs the Procfile: the local AWS (a moto server), the
+web server, Celery workers, Beat and the event consumer. The `aws` and `web`
+sub-commands are the Procfile's entries; `web` provisions the local AWS and seeds a
+demo job with sample files, which the consumer and the ETL worker turn into Parquet
+within a minute. Pointing DATABASE_URL, CELERY_BROKER_URL or AWS_ENDPOINT_URL
+elsewhere is honoured: the local AWS only starts when no endpoint is configured and
 DIEP_EMBEDDED_AWS is not false.
 """
 
@@ -67,10 +69,15 @@ def setup_and_start() -> None:
     print(
         f"  Try:       curl -X POST -H 'Authorization: Token {token}' "
         f"http://127.0.0.1:{WEB_PORT}/fire_job/{DEMO_JOB}\n"
+        f"  The demo job {DEMO_JOB!r} ingests sample files within a minute: see its runs "
+        f"at http://127.0.0.1:{WEB_PORT}/admin/jobs/jobrun/\n"
     )
     honcho = shutil.which("honcho", path=str(Path(sys.executable).parent)) or "honcho"
     os.chdir(ROOT)
-    os.execvpe(honcho, [honcho, "-f", str(ROOT / "Procfile"), "start"], dict(os.environ))
+    # The Procfile says `python`: this interpreter (the virtualenv's), whatever PATH was.
+    environment = dict(os.environ)
+    environment["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environment["PATH"]])
+    os.execvpe(honcho, [honcho, "-f", str(ROOT / "Procfile"), "start"], environment)
 
 
 def run_local_aws() -> None:
@@ -99,48 +106,65 @@ def _wait_for_aws(endpoint: str, timeout: float = 60.0) -> None:
     raise SystemExit(f"The local AWS endpoint {endpoint} did not come up.")
 
 
-def _seed_demo() -> None:
-    """A Glue job definition in the local AWS and a demo job fired once."""
-    from django.conf import settings
+DEMO_FILES = {
+    "orders/2026-11-27/shop eu.csv": "id,order_date,region,amount\n1,2026-11-27,eu,19.90\n"
+    "2,2026-11-27,eu,5.00\n3,2026-11-27,us,12.50\n",
+    "orders/2026-11-28/shop été.csv": "id,order_date,region,amount\n4,2026-11-28,eu,7.25\n"
+    "5,2026-11-28,us,n/a\n6,2026-11-28,us,42.00\n",
+}
 
-    from diep_portal.aws.glue import glue_create_job, glue_get_job
-    from jobs import metadata, services
+
+def _seed_demo() -> None:
+    """The demo job (local engine, S3 trigger), the infrastructure it needs in the local
+    AWS (`manage.py provision`), and sample files, whose events the consumer turns into
+    a run that writes Parquet. Nothing is redone on a second start."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from diep_portal.aws.session import get_client
+    from jobs import services
     from jobs.models import Job
     from jobs.specs import JobSpecSerializer
 
-    if glue_get_job(job_name=settings.DIEP_DEFAULT_GLUE_JOB_NAME) is None:
-        glue_create_job(
-            name=settings.DIEP_DEFAULT_GLUE_JOB_NAME,
-            role="arn:aws:iam::123456789012:role/diep-glue",
-            script_location="s3://diep-artifacts/glue_job.py",
-            default_arguments={},
-            glue_version="4.0",
-            worker_type="G.1X",
-            number_of_workers=2,
-            max_concurrent_runs=5,
-        )
-    metadata.mirror_ensure_tables()
-    job = Job.objects.filter(name=DEMO_JOB).first()
-    if job is None:
+    if not Job.objects.filter(name=DEMO_JOB).exists():
         spec = JobSpecSerializer(
             data={
                 "name": DEMO_JOB,
-                "description": "Demo: orders CSV to partitioned Parquet.",
-                "source": {"uri": "s3://diep-raw/orders/", "format": "csv"},
-                "destination": {"uri": "s3://diep-curated/orders/", "partition_by": ["order_date"]},
-                "parameters": {"region": "eu"},
-                "parameters_schema": {
-                    "type": "object",
-                    "properties": {"region": {"enum": ["eu", "us"]}},
+                "description": "Demo: order CSVs landing in the raw bucket, as Parquet "
+                "partitioned by day in the curated bucket.",
+                "engine": "local",
+                "source": {"uri": f"s3://{settings.DIEP_RAW_BUCKET}/orders/", "format": "csv"},
+                "destination": {
+                    "uri": f"s3://{settings.DIEP_CURATED_BUCKET}/orders/",
+                    "partition_by": ["order_date"],
+                },
+                "transform": {
+                    "rename": {"id": "order_id"},
+                    "cast": {
+                        "amount": {"type": "decimal", "precision": 12, "scale": 2},
+                        "order_date": "date",
+                    },
+                    "metadata": ["ingested_at", "source_file"],
+                    "checks": [{"type": "not_null", "columns": ["order_id"]}],
+                },
+                "trigger": {
+                    "bucket": settings.DIEP_RAW_BUCKET,
+                    "prefix": "orders/",
+                    "suffix": ".csv",
+                    "window_seconds": 5,
                 },
                 "max_concurrent_runs": 2,
             }
         )
         spec.is_valid(raise_exception=True)
-        job = services.job_create(spec=spec.validated_data, user=None, source="cli")
-    if not job.runs.exists():
-        run = services.job_fire(job=job, parameters={}, trigger="cli").run
-        print(f"demo run {run.run_id} requested", flush=True)
+        services.job_create(spec=spec.validated_data, user=None, source="cli")
+    call_command("provision")
+    s3 = get_client("s3")
+    for key, body in DEMO_FILES.items():
+        listed = s3.list_objects_v2(Bucket=settings.DIEP_RAW_BUCKET, Prefix=key)
+        if not listed.get("KeyCount"):
+            s3.put_object(Bucket=settings.DIEP_RAW_BUCKET, Key=key, Body=body.encode())
+            print(f"demo file s3://{settings.DIEP_RAW_BUCKET}/{key} uploaded", flush=True)
 
 
 def run_web() -> None:

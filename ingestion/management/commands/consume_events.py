@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from diep_portal.aws.sqs import sqs_queue_url
+from diep_portal.exceptions import AwsError
 from ingestion.consumer import Consumer
 
 
@@ -23,6 +25,13 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=1, help="Parallel consumers.")
         parser.add_argument("--wait-seconds", type=int, default=20, help="Long-poll wait.")
         parser.add_argument(
+            "--wait-for-queue",
+            type=float,
+            default=0,
+            help="Wait up to this many seconds for the queue to exist (a stack whose "
+            "provisioning runs beside the consumer); default: fail at once.",
+        )
+        parser.add_argument(
             "--max-seconds",
             type=float,
             default=None,
@@ -32,7 +41,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         queue = options["queue"]
         queue_url = (
-            queue if queue.startswith(("http://", "https://")) else sqs_queue_url(queue_name=queue)
+            queue
+            if queue.startswith(("http://", "https://"))
+            else self._queue_url(queue, options["wait_for_queue"])
         )
         consumers = [
             Consumer(queue_url=queue_url, wait_seconds=options["wait_seconds"])
@@ -54,3 +65,14 @@ class Command(BaseCommand):
         for thread in threads:
             thread.join()
         self.stdout.write("consumer stopped")
+
+    def _queue_url(self, name: str, wait_seconds: float) -> str:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                return sqs_queue_url(queue_name=name)
+            except AwsError as exc:
+                if time.monotonic() >= deadline:
+                    raise CommandError(f"Queue {name!r} is not reachable: {exc}") from exc
+                self.stdout.write(f"waiting for queue {name!r} ({exc.code})")
+                time.sleep(2)
