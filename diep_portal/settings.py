@@ -276,6 +276,31 @@ DIEP_TIMEOUT_GRACE_SECONDS = env.int("DIEP_TIMEOUT_GRACE_SECONDS", default=300)
 # Upper bound on how long `fire_job --wait` and the e2e helpers follow a run.
 DIEP_RUN_WAIT_TIMEOUT_SECONDS = env.int("DIEP_RUN_WAIT_TIMEOUT_SECONDS", default=3600)
 
+# ---------------------------------------------------------------- schedules and alerts
+# Scheduled jobs due this long ago at most still count as on time with catch_up "none".
+DIEP_SCHEDULE_GRACE_SECONDS = env.int("DIEP_SCHEDULE_GRACE_SECONDS", default=60)
+# Named webhook URLs (JSON object): jobs name them, so the secret URLs stay here.
+DIEP_ALERT_WEBHOOKS: dict[str, str] = env.json("DIEP_ALERT_WEBHOOKS", default={})
+DIEP_ALERT_EMAIL_FROM = env.str("DIEP_ALERT_EMAIL_FROM", default="diep@localhost")
+DIEP_ALERT_MAX_ATTEMPTS = env.int("DIEP_ALERT_MAX_ATTEMPTS", default=6)
+DIEP_ALERT_BACKOFF_SECONDS = env.int("DIEP_ALERT_BACKOFF_SECONDS", default=30)
+# Who hears of platform problems (a DLQ filling up), and the depth that is a problem.
+DIEP_OPS_ALERT_EMAILS = env.list("DIEP_OPS_ALERT_EMAILS", default=[])
+DIEP_OPS_ALERT_WEBHOOKS = env.list("DIEP_OPS_ALERT_WEBHOOKS", default=[])
+DIEP_DLQ_ALERT_DEPTH = env.int("DIEP_DLQ_ALERT_DEPTH", default=1)
+# Finished runs, their events and ledger rows older than this are purged (0 = keep).
+DIEP_RETENTION_DAYS = env.int("DIEP_RETENTION_DAYS", default=90)
+# smtp+tls://user:password@host:587 in production; the console in the embedded stack.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "")
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+EMAIL_TIMEOUT = 10
+
 # ---------------------------------------------------------------- local engine
 # A local-engine run reports a heartbeat this often (and checks for Stop then); one
 # silent for DIEP_LOCAL_STALE_SECONDS lost its worker and fails (retries then apply).

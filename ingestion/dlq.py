@@ -14,6 +14,7 @@ from django.conf import settings
 from diep_portal.aws.sqs import (
     SqsMessage,
     sqs_delete_batch,
+    sqs_depth,
     sqs_extend_visibility,
     sqs_queue_arn,
     sqs_queue_url,
@@ -118,3 +119,13 @@ def dlq_redrive_all(*, user: Any) -> str:
         moved += len(batch)
     DlqAction.objects.create(action="redrive_all", actor=_actor(user), detail=f"moved {moved}")
     return f"moved {moved} message(s)"
+
+
+def dlq_check_depth() -> int:
+    """The DLQ's depth, alerting the operators when it reaches DIEP_DLQ_ALERT_DEPTH."""
+    from jobs.alerts import check_dlq_depth
+
+    dlq_url = sqs_queue_url(queue_name=settings.DIEP_INGEST_DLQ)
+    depth = sqs_depth(queue_url=dlq_url)
+    check_dlq_depth(depth=depth)
+    return depth

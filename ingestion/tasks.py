@@ -33,3 +33,11 @@ def drain_events(max_seconds: float = 50.0) -> int:
 def backfill_run(backfill_id: int) -> None:
     """Feed a requested backfill's objects through the ledger (ingestion.services)."""
     services.backfill_run(backfill_id=backfill_id)
+
+
+@shared_task(name="ingestion.check_dlq_depth", acks_late=True, ignore_result=True)
+def check_dlq_depth() -> int:
+    """Alert when the DLQ fills up (ingestion.dlq); the depth."""
+    from ingestion.dlq import dlq_check_depth
+
+    return dlq_check_depth()

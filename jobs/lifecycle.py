@@ -11,12 +11,12 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from diep_portal.aws.glue import GlueJobRun, glue_batch_stop_job_run, glue_get_job_runs
@@ -24,7 +24,7 @@ from diep_portal.exceptions import AwsError
 from jobs import selectors, services
 from jobs.engines.base import EngineUnavailable, get_engine
 from jobs.engines.glue import GlueEngine
-from jobs.models import Engine, Job, JobRun, RunState
+from jobs.models import TERMINAL_STATES, Alert, Engine, Job, JobRun, RunState
 
 logger = logging.getLogger(__name__)
 
@@ -385,3 +385,30 @@ def recover_stale_starts() -> int:
             services.enqueue_start(run)
             recovered += 1
     return recovered
+
+
+def purge_history(*, now: datetime | None = None, batch: int = 1000) -> dict[str, int]:
+    """Delete what is older than DIEP_RETENTION_DAYS: finished runs (with their events),
+    file-ledger rows no longer waiting, and alerts. In batches, so a first purge of a
+    large ledger never holds long locks. Returns how many rows of each went."""
+    from ingestion.models import FileState, IngestedFile
+
+    days = settings.DIEP_RETENTION_DAYS
+    if days <= 0:
+        return {}
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    queries: dict[str, QuerySet[Any]] = {
+        "files": IngestedFile.objects.filter(received_at__lt=cutoff).exclude(
+            state__in=(FileState.RECEIVED, FileState.BATCHED)
+        ),
+        "runs": JobRun.objects.filter(finished_at__lt=cutoff, state__in=TERMINAL_STATES),
+        "alerts": Alert.objects.filter(created_at__lt=cutoff),
+    }
+    purged: dict[str, int] = {}
+    for name, query in queries.items():
+        purged[name] = 0
+        while ids := list(query.values_list("pk", flat=True)[:batch]):
+            query.model._default_manager.filter(pk__in=ids).delete()
+            purged[name] += len(ids)
+    logger.info("history.purged", extra=purged)
+    return purged

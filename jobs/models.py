@@ -35,6 +35,12 @@ class WriteMode(models.TextChoices):
     OVERWRITE = "overwrite", "Overwrite touched partitions"
 
 
+class CatchUp(models.TextChoices):
+    NONE = "none", "Skip ticks missed while DIEP was down"
+    LATEST = "latest", "Fire the latest missed tick once"
+    ALL = "all", "Fire every missed tick (bounded)"
+
+
 class Job(models.Model):
     """An ingestion job, defined as data. Every change bumps `version` and writes a JobVersion."""
 
@@ -65,6 +71,12 @@ class Job(models.Model):
 
     schedule = models.CharField(max_length=256, blank=True, default="")
     timezone = models.CharField(max_length=64, default="UTC")
+    catch_up = models.CharField(max_length=8, choices=CatchUp.choices, default=CatchUp.LATEST)
+    # The next tick of the schedule not yet fired; the dispatcher claims due rows by it.
+    next_fire_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Who hears of this job's runs and when (jobs.alerts): {"on": [...], "emails": [...],
+    # "webhooks": [names of DIEP_ALERT_WEBHOOKS], "freshness_hours": n, "freshness_by": "HH:MM"}.
+    alerts = models.JSONField(default=dict, blank=True)
 
     trigger_bucket = models.CharField(max_length=63, blank=True, default="")
     trigger_prefix = models.CharField(max_length=1024, blank=True, default="")
@@ -105,6 +117,11 @@ class Job(models.Model):
                 fields=["id"],
                 name="job_mirror_pending_idx",
                 condition=Q(version__gt=F("mirrored_version")),
+            ),
+            models.Index(
+                fields=["next_fire_at"],
+                name="job_schedule_due_idx",
+                condition=Q(enabled=True, next_fire_at__isnull=False),
             ),
         ]
 
@@ -294,3 +311,68 @@ class MirrorTombstone(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id} v{self.version}"
+
+
+class AlertKind(models.TextChoices):
+    FAILURE = "failure"
+    TIMEOUT = "timeout"
+    SUCCESS = "success"
+    FRESHNESS = "freshness"
+    DLQ_DEPTH = "dlq_depth"
+
+
+class Alert(models.Model):
+    """Something operators must hear of, once: `dedupe_key` is unique per run or per SLA
+    window, so a retried task or a second checker never sends it twice."""
+
+    kind = models.CharField(max_length=16, choices=AlertKind.choices)
+    dedupe_key = models.CharField(max_length=255, unique=True)
+    job = models.ForeignKey(
+        Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts_sent"
+    )
+    run = models.ForeignKey(
+        JobRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    subject = models.CharField(max_length=255)
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"  # gave up after the retries
+
+
+class AlertDelivery(models.Model):
+    """One alert to one channel target, retried with backoff until sent or given up."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=16)  # email | webhook
+    target = models.CharField(max_length=255)  # an address, or a webhook's configured name
+    state = models.CharField(
+        max_length=8, choices=DeliveryState.choices, default=DeliveryState.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="alertdelivery_due_idx",
+                condition=Q(state="PENDING"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.target} {self.state}"

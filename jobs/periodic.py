@@ -22,10 +22,18 @@ class PeriodicEntry:
 
     @property
     def expires_seconds(self) -> float:
-        return self.every_seconds * 0.9
+        # At least a second: Beat stores whole seconds, and 0 would mean "never".
+        return max(self.every_seconds * 0.9, 1)
 
 
 PERIODIC_TASKS = (
+    PeriodicEntry(
+        name="diep.fire_due_schedules",
+        task="jobs.fire_due_schedules",
+        every_seconds=1,
+        why="Fires scheduled jobs whose next tick is due (one indexed query; see "
+        "jobs/scheduler.py for why this beats one Beat entry per job).",
+    ),
     PeriodicEntry(
         name="diep.poll_glue_runs",
         task="jobs.poll_glue_runs",
@@ -67,6 +75,34 @@ PERIODIC_TASKS = (
         every_seconds=600,
         why="Finds and repairs drift between the database and the DynamoDB mirror "
         "(items missing, stale or orphaned).",
+    ),
+    PeriodicEntry(
+        name="diep.deliver_alerts",
+        task="jobs.deliver_alerts",
+        every_seconds=15,
+        why="Retries alert deliveries that failed (new alerts are sent at once); a "
+        "failed one waits DIEP_ALERT_BACKOFF_SECONDS, doubling, before its next try.",
+    ),
+    PeriodicEntry(
+        name="diep.check_freshness",
+        task="jobs.check_freshness",
+        every_seconds=60,
+        why="Freshness SLAs: alerts (once per silence or day) for jobs whose files stopped "
+        "arriving; up to this late.",
+    ),
+    PeriodicEntry(
+        name="diep.check_dlq_depth",
+        task="ingestion.check_dlq_depth",
+        every_seconds=60,
+        why="Alerts the operators (at most hourly) when the event DLQ reaches "
+        "DIEP_DLQ_ALERT_DEPTH messages.",
+    ),
+    PeriodicEntry(
+        name="diep.purge_history",
+        task="jobs.purge_history",
+        every_seconds=3600,
+        why="Deletes finished runs, settled ledger rows and alerts older than "
+        "DIEP_RETENTION_DAYS, in batches.",
     ),
     PeriodicEntry(
         name="diep.flush_windows",

@@ -18,6 +18,7 @@ behaviour is kept with one correction (see ``Schedule.next_fire_times``).
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
@@ -58,6 +59,10 @@ _HASH_OR_RANDOM_RE = re.compile(r"(?<![A-Z])[HR](?![A-Z])")
 _LAST_WEEKDAY_RE = re.compile(r"^([0-7]|SUN|MON|TUE|WED|THU|FRI|SAT)L$")
 _BARE_STEP_RE = re.compile(r"^(\d+)/(\d+)$")
 _CRONITER_PREFIX_RE = re.compile(r"^\[[^\]]*\]\s*")
+
+
+# A job that was down for a week on a one-minute schedule does not fire 10,080 runs.
+MAX_CATCH_UP_TICKS = 100
 
 
 class ScheduleError(ValueError):
@@ -394,3 +399,42 @@ def _is_second_occurrence(local: datetime) -> bool:
     # Derived from the UTC instant rather than trusting croniter's fold, so the
     # rule holds whatever croniter sets on its return values.
     return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()
+
+
+def first_fire_after(expression: str, *, tz: str, after: datetime) -> datetime | None:
+    """The schedule's first tick strictly after `after` (UTC), or None without a
+    schedule. Rate schedules start one period after `after`."""
+    if not expression:
+        return None
+    times = parse_schedule(expression).next_fire_times(after=after, tz=tz, count=1)
+    return times[0] if times else None
+
+
+def due_ticks(
+    expression: str, *, tz: str, first: datetime, now: datetime, limit: int
+) -> tuple[list[datetime], datetime | None]:
+    """The ticks from `first` up to `now` (the most recent `limit` of them, oldest
+    first) and the first tick after `now`. Rate schedules keep their phase: the ticks
+    are `first + k * rate`, however long DIEP was down."""
+    schedule = parse_schedule(expression)
+    if schedule.kind == "rate":
+        assert schedule.rate_seconds is not None
+        step = timedelta(seconds=schedule.rate_seconds)
+        if first > now:
+            return [], first
+        missed = int((now - first) / step)
+        ticks = [first + k * step for k in range(max(0, missed + 1 - limit), missed + 1)]
+        return ticks, first + (missed + 1) * step
+    recent: deque[datetime] = deque(maxlen=limit)
+    tick: datetime | None = first
+    walked = 0
+    while tick is not None and tick <= now and walked < _MAX_TICKS_WALKED:
+        recent.append(tick)
+        walked += 1
+        nxt = schedule.next_fire_times(after=tick, tz=tz, count=1)
+        tick = nxt[0] if nxt else None
+    return list(recent), first_fire_after(expression, tz=tz, after=now)
+
+
+# Bounds the walk over missed cron ticks after a long outage (a few ms per thousand).
+_MAX_TICKS_WALKED = 20_000

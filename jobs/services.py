@@ -32,7 +32,8 @@ from diep_portal.exceptions import (
     ValidationFailed,
 )
 from diep_portal.locks import try_transaction_lock
-from jobs import selectors, validators
+from jobs import schedules, selectors, validators
+from jobs.alerts import alert_for_run
 from jobs.capacity import CapacityError, resolve_capacity
 from jobs.engines.base import EngineUnavailable, get_engine
 from jobs.models import (
@@ -108,6 +109,7 @@ def job_create(*, spec: Mapping[str, Any], user: User, source: str) -> Job:
     except IntegrityError as exc:  # a concurrent create won the race for the name
         raise Conflict(f"A job named {fields['name']!r} already exists.") from exc
     _snapshot(job=job, user=user, source=source)
+    _schedule_from_now(job)
     if job.trigger_bucket:
         _notifications_changed()
     logger.info("job.created", extra={"job_id": str(job.job_id), "job_name": job.name})
@@ -129,6 +131,7 @@ def job_update(*, job: Job, spec: Mapping[str, Any], user: User, source: str) ->
         raise Conflict(f"A job named {fields['name']!r} already exists.")
     previous_slots = locked.max_concurrent_runs
     previous_trigger = _trigger_of(locked)
+    previous_schedule = (locked.schedule, locked.timezone, locked.enabled)
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.version += 1
@@ -141,6 +144,8 @@ def job_update(*, job: Job, spec: Mapping[str, Any], user: User, source: str) ->
     _snapshot(job=locked, user=user, source=source)
     if locked.max_concurrent_runs > previous_slots:
         admit_queued_runs(job=locked)
+    if (locked.schedule, locked.timezone, locked.enabled) != previous_schedule:
+        _schedule_from_now(locked)
     if _trigger_of(locked) != previous_trigger:
         _notifications_changed()
     logger.info(
@@ -168,6 +173,17 @@ def job_delete(*, job: Job, user: User, source: str) -> None:
         "job.deleted",
         extra={"job_id": str(locked.job_id), "job_name": locked.name, "source": source},
     )
+
+
+def _schedule_from_now(job: Job) -> None:
+    """A new or changed schedule (or a job enabled again) starts from now: the ticks
+    of a disabled job or of its former schedule are not caught up."""
+    job.next_fire_at = (
+        schedules.first_fire_after(job.schedule, tz=job.timezone, after=timezone.now())
+        if job.enabled
+        else None
+    )
+    Job.objects.filter(pk=job.pk).update(next_fire_at=job.next_fire_at)
 
 
 def _trigger_of(job: Job) -> tuple[object, ...]:
@@ -440,6 +456,7 @@ def transition_run(
             from ingestion.services import files_follow_run
 
             files_follow_run(run=run)
+            alert_for_run(run)
         if to in TERMINAL_STATES and current in SLOT_STATES | {RunState.QUEUED}:
             job = Job.objects.select_for_update().get(pk=run.job_id)
             admit_queued_runs(job=job)

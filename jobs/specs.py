@@ -18,7 +18,7 @@ from rest_framework import serializers
 
 from ingestion.etl import spec as etl_spec
 from jobs import capacity, schedules, validators
-from jobs.models import DestinationFormat, Engine, Job, SourceFormat, WriteMode
+from jobs.models import CatchUp, DestinationFormat, Engine, Job, SourceFormat, WriteMode
 
 MAX_DESCRIPTION_CHARS = 10_000
 MAX_PARTITION_COLUMNS = 10
@@ -120,6 +120,60 @@ class TriggerSpec(serializers.Serializer):
         return value
 
 
+ALERT_EVENTS = ("failure", "timeout", "success")
+MAX_ALERT_TARGETS = 20
+
+
+class AlertsSpec(serializers.Serializer):
+    """Who hears of the job's runs. Webhooks are named, not given as URLs: their URLs
+    are secrets (a Slack URL posts as its owner), kept in DIEP_ALERT_WEBHOOKS, out of
+    job specs that viewers read and DynamoDB mirrors."""
+
+    on = serializers.ListField(
+        child=serializers.ChoiceField(choices=ALERT_EVENTS),
+        required=False,
+        default=list,
+        max_length=len(ALERT_EVENTS),
+    )
+    emails = serializers.ListField(
+        child=serializers.EmailField(), required=False, default=list, max_length=MAX_ALERT_TARGETS
+    )
+    webhooks = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        default=list,
+        max_length=MAX_ALERT_TARGETS,
+    )
+    freshness_hours = serializers.IntegerField(
+        min_value=1, max_value=24 * 31, required=False, allow_null=True, default=None
+    )
+    freshness_by = serializers.RegexField(
+        r"^([01]\d|2[0-3]):[0-5]\d$",
+        required=False,
+        allow_null=True,
+        default=None,
+        error_messages={"invalid": "A time of day as HH:MM (24-hour), in the job's timezone."},
+    )
+
+    def validate_webhooks(self, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(settings.DIEP_ALERT_WEBHOOKS))
+        if unknown:
+            known = ", ".join(sorted(settings.DIEP_ALERT_WEBHOOKS)) or "none configured"
+            raise serializers.ValidationError(
+                f"Unknown webhook(s) {', '.join(unknown)}; DIEP_ALERT_WEBHOOKS has: {known}."
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        wants_alerts = attrs["on"] or attrs["freshness_hours"] or attrs["freshness_by"]
+        if wants_alerts and not (attrs["emails"] or attrs["webhooks"]):
+            raise serializers.ValidationError("Name at least one email or webhook to alert.")
+        if attrs["freshness_hours"] and attrs["freshness_by"]:
+            raise serializers.ValidationError("Use freshness_hours or freshness_by, not both.")
+        # Stored without empty entries, so a job without alerts reads back as {}.
+        return {key: value for key, value in attrs.items() if value}
+
+
 class JobSpecSerializer(serializers.Serializer):
     """The job definition (the `POST /create_job/` body), fully validated."""
 
@@ -145,7 +199,15 @@ class JobSpecSerializer(serializers.Serializer):
         max_length=256, required=False, default="", allow_blank=True, allow_null=True
     )
     timezone = serializers.CharField(max_length=64, required=False, default="UTC")
+    catch_up = serializers.ChoiceField(
+        choices=CatchUp.choices,
+        required=False,
+        default=CatchUp.LATEST,
+        help_text="After downtime: none (skip missed ticks), latest (fire the last one) "
+        f"or all (every missed tick, at most {schedules.MAX_CATCH_UP_TICKS}).",
+    )
     trigger = TriggerSpec(required=False, allow_null=True, default=None)
+    alerts = AlertsSpec(required=False, default=dict)
     max_concurrent_runs = serializers.IntegerField(
         min_value=1, max_value=1000, required=False, default=1
     )
@@ -234,6 +296,7 @@ FIELD_PATHS: dict[str, tuple[str, ...]] = {
     "parameters_schema": ("parameters_schema",),
     "schedule": ("schedule",),
     "timezone": ("timezone",),
+    "catch_up": ("catch_up",),
     "trigger_bucket": ("trigger", "bucket"),
     "trigger_prefix": ("trigger", "prefix"),
     "trigger_suffix": ("trigger", "suffix"),
@@ -244,6 +307,7 @@ FIELD_PATHS: dict[str, tuple[str, ...]] = {
     "timeout_minutes": ("timeout_minutes",),
     "max_retries": ("max_retries",),
     "capacity": ("capacity",),
+    "alerts": ("alerts",),
     "enabled": ("enabled",),
 }
 # What the trigger columns hold for a job without a trigger.

@@ -7,7 +7,7 @@ from celery import shared_task
 from diep_portal.aws import provision
 from diep_portal.exceptions import TransientAwsError
 from diep_portal.locks import single_flight
-from jobs import lifecycle, metadata, selectors, services
+from jobs import alerts, lifecycle, metadata, scheduler, selectors, services
 
 # Backoff stays under the broker's visibility timeout (settings), or a waiting retry
 # would be handed to a second worker.
@@ -72,6 +72,30 @@ def poll_glue_runs() -> dict[str, int]:
     """One Glue poll tick: state of every active run, then timeouts (lifecycle)."""
     report = lifecycle.poll_glue_runs()
     return {"api_calls": report.api_calls, "changed": report.runs_changed}
+
+
+@shared_task(name="jobs.fire_due_schedules", acks_late=True, ignore_result=True)
+def fire_due_schedules() -> dict[str, float]:
+    """Fire the scheduled jobs whose tick is due (jobs.scheduler)."""
+    return dict(scheduler.fire_due_schedules().__dict__)
+
+
+@shared_task(name="jobs.deliver_alerts", acks_late=True, ignore_result=True)
+def deliver_alerts() -> int:
+    """Send due alert deliveries, retrying failed ones with backoff (jobs.alerts)."""
+    return alerts.deliver_due()
+
+
+@shared_task(name="jobs.check_freshness", acks_late=True, ignore_result=True)
+def check_freshness() -> int:
+    """Alert for jobs whose files are late (freshness SLAs, jobs.alerts)."""
+    return alerts.check_freshness()
+
+
+@shared_task(name="jobs.purge_history", acks_late=True, ignore_result=True)
+def purge_history() -> dict[str, int]:
+    """Delete runs, ledger rows and alerts past DIEP_RETENTION_DAYS (lifecycle)."""
+    return lifecycle.purge_history()
 
 
 @shared_task(name="jobs.admit_queued_runs", acks_late=True, ignore_result=True)

@@ -419,4 +419,4 @@ def test_beat_entries_are_declared_with_expiry(db: None) -> None:
         30,
         "seconds",
     )
-    assert all(0 < task.expire_seconds < task.interval.every for task in tasks.values())
+    assert all(0 < task.expire_seconds <= task.interval.every for task in tasks.values())
