@@ -28,11 +28,8 @@ def scheduled(make_job: Any, schedule: str = "*/10 * * * *", **fields: Any) -> A
 
 
 def runs_of(job: Any) -> list[str]:
-    return sorted(
-        JobRun.objects.filter(job=job, trigger=Trigger.SCHEDULE).values_list(
-            "idempotency_key", flat=True
-        )
-    )
+    runs = JobRun.objects.filter(job=job, trigger=Trigger.SCHEDULE)
+    return sorted(str(key) for key in runs.values_list("idempotency_key", flat=True))
 
 
 def test_a_due_tick_fires_once_and_moves_next_fire_at(make_job: Any, no_enqueue: Any) -> None:
