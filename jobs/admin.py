@@ -12,13 +12,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from diep_portal.exceptions import ApplicationError, ValidationFailed
 from ingestion.routing import trigger_overlap_warnings
-from jobs import selectors, services
-from jobs.models import Job, JobRun, JobVersion, RunEvent, RunState, Trigger
+from jobs import schedules, selectors, services
+from jobs.models import Alert, AlertDelivery, Job, JobRun, JobVersion, RunEvent, RunState, Trigger
 from jobs.specs import FIELD_PATHS, JobSpecSerializer, spec_diff, spec_from_fields
 
 STATE_COLOURS: dict[str, str] = {
@@ -98,6 +99,7 @@ class JobAdminForm(forms.ModelForm):
                 "parameters_schema",
                 "destination_partition_by",
                 "capacity",
+                "alerts",
             )
         }
 
@@ -203,7 +205,7 @@ class JobAdmin(admin.ModelAdmin):
     ]
     list_filter = ["engine", "enabled", "source_format", "destination_format"]
     search_fields = ["name", "description", "glue_job_name", "trigger_bucket", "trigger_prefix"]
-    readonly_fields = HISTORY_FIELDS
+    readonly_fields = (*HISTORY_FIELDS, "schedule_preview")
     actions = ["fire_now", "enable_jobs", "disable_jobs", "backfill"]
     fieldsets = [
         (None, {"fields": ["name", "description", "enabled", "engine", "glue_job_name"]}),
@@ -221,7 +223,8 @@ class JobAdmin(admin.ModelAdmin):
             },
         ),
         ("Transform and parameters", {"fields": ["transform", "parameters", "parameters_schema"]}),
-        ("Schedule", {"fields": ["schedule", "timezone"]}),
+        ("Schedule", {"fields": ["schedule", "timezone", "catch_up", "schedule_preview"]}),
+        ("Alerts", {"classes": ["collapse"], "fields": ["alerts"]}),
         ("Event trigger", {"classes": ["collapse"], "fields": tuple(TRIGGER_FIELDS)}),
         (
             "Limits and capacity",
@@ -236,6 +239,15 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="Schedule", ordering="schedule")
     def schedule_display(self, job: Job) -> str:
         return f"{job.schedule} ({job.timezone})" if job.schedule else "—"
+
+    @admin.display(description="Next fire times")
+    def schedule_preview(self, job: Job) -> SafeString | str:
+        preview = schedules.schedule_preview(job.schedule, tz=job.timezone, now=timezone.now())
+        if preview is None:
+            return "—"
+        ticks: list[str] = preview["next_fire_times"]  # type: ignore[assignment]
+        times = format_html_join("", "<li>{}</li>", ((t.replace("T", " "),) for t in ticks))
+        return format_html("{}<ul>{}</ul>", preview["description"], times)
 
     @admin.display(description="Last run", ordering="last_run_state")
     def last_run(self, job: Job) -> SafeString | str:
@@ -606,3 +618,41 @@ class JobVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Configuration")
     def config_display(self, version: JobVersion) -> SafeString:
         return format_html("<pre>{}</pre>", json.dumps(version.config, indent=2))
+
+
+_DELIVERY_FIELDS = (
+    "channel",
+    "target",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "sent_at",
+    "last_error",
+)
+
+
+class AlertDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = AlertDelivery
+    fields = _DELIVERY_FIELDS
+    readonly_fields = _DELIVERY_FIELDS
+    extra = 0
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Alert history: what was raised, for which run or window, and where it went."""
+
+    list_display = ["created_at", "kind", "subject", "job", "delivered"]
+    list_filter = ["kind", "deliveries__state"]
+    search_fields = ["subject", "dedupe_key", "job__name"]
+    readonly_fields = ["kind", "dedupe_key", "job", "run", "subject", "text", "created_at"]
+    inlines = [AlertDeliveryInline]
+    list_select_related = ["job"]
+
+    @admin.display(description="Delivered")
+    def delivered(self, alert: Alert) -> str:
+        states = [d.state for d in alert.deliveries.all()]
+        return ", ".join(f"{states.count(s)} {s.lower()}" for s in sorted(set(states))) or "—"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Alert]:
+        return super().get_queryset(request).prefetch_related("deliveries")

@@ -438,3 +438,17 @@ def due_ticks(
 
 # Bounds the walk over missed cron ticks after a long outage (a few ms per thousand).
 _MAX_TICKS_WALKED = 20_000
+
+
+def schedule_preview(
+    expression: str, *, tz: str, now: datetime, count: int = 5
+) -> dict[str, object] | None:
+    """What the API and the admin show of a schedule: its description and next ticks."""
+    if not expression:
+        return None
+    try:
+        schedule = parse_schedule(expression)
+        ticks = schedule.next_fire_times(after=now, tz=tz, count=count)
+    except ScheduleError as exc:
+        return {"description": f"invalid: {exc}", "next_fire_times": []}
+    return {"description": schedule.describe(), "next_fire_times": [t.isoformat() for t in ticks]}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
+from jobs import schedules
 from jobs.models import Job, JobRun, JobVersion, RunEvent, RunState
 from jobs.specs import DestinationSpec, JobSpecSerializer, SourceSpec, TriggerSpec, job_to_spec
 
@@ -46,6 +48,10 @@ class JobOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     created_by = serializers.CharField(allow_null=True)
     updated_by = serializers.CharField(allow_null=True)
+    schedule_preview = serializers.JSONField(
+        allow_null=True,
+        help_text="The schedule in words and its next 5 fire times (UTC), or null.",
+    )
     warnings = serializers.ListField(
         child=serializers.CharField(),
         required=False,
@@ -59,6 +65,9 @@ class JobOutputSerializer(serializers.Serializer):
             "job_id": str(instance.job_id),
             "version": instance.version,
             **job_to_spec(instance),
+            "schedule_preview": schedules.schedule_preview(
+                instance.schedule, tz=instance.timezone, now=timezone.now()
+            ),
             "created_at": date.to_representation(instance.created_at),
             "updated_at": date.to_representation(instance.updated_at),
             "created_by": _username(instance.created_by),

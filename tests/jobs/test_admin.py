@@ -40,6 +40,8 @@ def form_data(**overrides: Any) -> dict[str, Any]:
         "parameters_schema": '{"type": "object", "properties": {"region": {"enum": ["eu", "us"]}}}',
         "schedule": "rate(5 minutes)",
         "timezone": "UTC",
+        "catch_up": "latest",
+        "alerts": "{}",
         "trigger_bucket": "",
         "trigger_prefix": "",
         "trigger_suffix": "",

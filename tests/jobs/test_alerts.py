@@ -191,3 +191,19 @@ def test_retention_purges_old_history_only(make_job: Any, no_enqueue: Any, setti
     assert lifecycle.purge_history() == {"files": 1, "runs": 1, "alerts": 0}
     assert list(JobRun.objects.values_list("pk", flat=True)) == [recent.pk]
     assert list(IngestedFile.objects.values_list("key", flat=True)) == ["w"]  # still waiting
+
+
+def test_alert_history_in_the_admin_is_read_only(
+    receiver: Receiver, make_job: Any, no_enqueue: Any, client: Any, admin_user: Any
+) -> None:
+    job = make_job(alerts=ALERTS)
+    fail(services.job_fire(job=job, parameters={}, trigger="api").run)
+    client.force_login(admin_user)
+    page = client.get("/admin/jobs/alert/")
+    assert page.status_code == 200
+    assert b"run FAILED" in page.content
+    alert = Alert.objects.get()
+    detail = client.get(f"/admin/jobs/alert/{alert.pk}/change/")
+    assert detail.status_code == 200
+    assert b"oncall@example.com" in detail.content
+    assert client.post(f"/admin/jobs/alert/{alert.pk}/delete/").status_code == 403

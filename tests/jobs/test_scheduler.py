@@ -156,3 +156,18 @@ def test_a_refused_fire_does_not_block_the_schedule(make_job: Any, no_enqueue: A
     assert report.refused == 1
     job.refresh_from_db()
     assert job.next_fire_at == T0 + timedelta(minutes=10)
+
+
+def test_the_api_shows_the_schedule_in_words_and_its_next_ticks(
+    make_job: Any, client_for: Any, viewer: Any
+) -> None:
+    job = make_job(schedule="cron(30 6 ? * MON-FRI *)", timezone="Europe/Berlin")
+    body = client_for(viewer).get(f"/api/v1/jobs/{job.job_id}/").json()
+    preview = body["schedule_preview"]
+    assert "06:30" in preview["description"]
+    assert "Monday through Friday" in preview["description"]
+    ticks = [datetime.fromisoformat(t) for t in preview["next_fire_times"]]
+    assert len(ticks) == 5
+    assert all(t.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M") == "06:30" for t in ticks)
+    assert all(t.astimezone(ZoneInfo("Europe/Berlin")).weekday() < 5 for t in ticks)
+    assert ticks[0] == job.next_fire_at
