@@ -30,6 +30,7 @@ bench: setup
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/api_fire.py
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/glue_poll.py
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/events.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/schedules.py --alternative
 	$(BIN)/python bench/etl.py
 
 migrate: setup

@@ -350,9 +350,17 @@ def admit_due_queued_runs() -> int:
 def recover_stale_starts() -> int:
     """Runs STARTING with no engine id for too long lost their worker between claim and
     save. Adopt the engine's run if it has one carrying our run id; otherwise give the
-    run back to PENDING and start it again. Returns how many were recovered."""
+    run back to PENDING and start it again. Runs PENDING for as long lost their start
+    task: it is sent again. Returns how many were recovered."""
     cutoff = timezone.now() - timedelta(seconds=settings.DIEP_STALE_START_SECONDS)
     recovered = 0
+    # PENDING this long: its start task was lost (a broker restarted without
+    # persistence, say). Sending it again is safe: the start claims the run first.
+    for run in JobRun.objects.filter(state=RunState.PENDING, updated_at__lt=cutoff):
+        logger.info("run.start_resent", extra={"run_id": str(run.run_id)})
+        services.enqueue_start(run)
+        JobRun.objects.filter(pk=run.pk, state=RunState.PENDING).update(updated_at=timezone.now())
+        recovered += 1
     for run in JobRun.objects.select_related("job").filter(
         state=RunState.STARTING, external_run_id="", started_at__lt=cutoff
     ):

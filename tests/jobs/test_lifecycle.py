@@ -420,3 +420,16 @@ def test_beat_entries_are_declared_with_expiry(db: None) -> None:
         "seconds",
     )
     assert all(0 < task.expire_seconds <= task.interval.every for task in tasks.values())
+
+
+def test_a_run_pending_too_long_gets_its_start_sent_again(
+    make_job: Any, no_enqueue: list[str], settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    run = services.job_fire(job=make_job(), parameters={}, trigger="api").run
+    no_enqueue.clear()
+    long_ago = timezone.now() - timedelta(seconds=settings.DIEP_STALE_START_SECONDS + 1)
+    JobRun.objects.filter(pk=run.pk).update(updated_at=long_ago)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert lifecycle.recover_stale_starts() == 1
+        assert lifecycle.recover_stale_starts() == 0  # not again until it is stale again
+    assert no_enqueue == [str(run.run_id)]
