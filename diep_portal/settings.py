@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "diep_portal.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -332,16 +333,32 @@ DIEP_PROVISION_GLUE_EVENTS = env.bool("DIEP_PROVISION_GLUE_EVENTS", default=Fals
 
 # ---------------------------------------------------------------- logging
 LOG_LEVEL = env.str("DIEP_LOG_LEVEL", default="INFO")
+# "json" (one object per line, for log pipelines; compose and production) or "plain".
+LOG_FORMAT = env.str("DIEP_LOG_FORMAT", default="plain")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("DIEP_LOG_FORMAT must be json or plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "diep_portal.observability.RequestIdFilter"}},
     "formatters": {
         "plain": {
             "()": "diep_portal.log.KeyValueFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
         },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "botocore": {"level": "WARNING"},

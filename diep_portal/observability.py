@@ -1,0 +1,235 @@
+"""What operators and their tools see of a running DIEP: request ids in every log line,
+`/healthz` and `/readyz` for orchestrators, `/metrics` for Prometheus.
+
+Run and event metrics are read from the database at scrape time rather than counted
+in process memory: gunicorn, workers and the consumer are separate processes, and
+the database already holds the truth. Only API latency is measured in process
+(multi-process mode when PROMETHEUS_MULTIPROC_DIR is set, as compose does).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Avg, Count, F, Min, Q, Sum
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+logger = logging.getLogger(__name__)
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+API_LATENCY = Histogram(
+    "diep_http_request_duration_seconds",
+    "Time to answer HTTP requests, by view and status class.",
+    ["view", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 7200, float("inf"))
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds the current request's id to every log record made while serving it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = request_id.get()
+        if current and not getattr(record, "request_id", ""):
+            record.request_id = current
+        return True
+
+
+class RequestObservabilityMiddleware:
+    """Takes the caller's X-Request-ID (if sane) or makes one, returns it, and times
+    the request for the latency histogram."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        rid = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        began = time.perf_counter()
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id.reset(token)
+        match = getattr(request, "resolver_match", None)
+        view = match.view_name if match and match.view_name else "unmatched"
+        if view not in ("metrics", "healthz", "readyz"):
+            API_LATENCY.labels(view, request.method, f"{response.status_code // 100}xx").observe(
+                time.perf_counter() - began
+            )
+        response["X-Request-ID"] = rid
+        return response
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. Needs no auth and touches nothing."""
+    return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: the database, the broker and the AWS endpoint answer. 503 names the
+    failing ones (never with credentials or URLs)."""
+    checks = {"database": _database, "broker": _broker, "aws": _aws}
+    results = {}
+    for name, check in checks.items():
+        try:
+            check()
+            results[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            logger.warning("readyz.failed", extra={"check": name, "error": type(exc).__name__})
+            results[name] = f"failing: {type(exc).__name__}"
+    ready = all(value == "ok" for value in results.values())
+    return JsonResponse(
+        {"status": "ready" if ready else "not ready", "checks": results},
+        status=200 if ready else 503,
+    )
+
+
+def _database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _broker() -> None:
+    from diep_portal.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+def _aws() -> None:
+    from diep_portal.aws.sqs import sqs_queue_url
+
+    sqs_queue_url(queue_name=settings.DIEP_INGEST_QUEUE)
+
+
+class DiepCollector(Collector):
+    """Run, file and event figures from the database, and queue depths from SQS."""
+
+    def collect(self) -> Iterator[Any]:
+        from ingestion.models import ConsumedMessageStat, FileState, IngestedFile
+        from jobs.models import JobRun
+
+        runs = GaugeMetricFamily("diep_runs", "Runs by job and state.", labels=["job", "state"])
+        for row in JobRun.objects.values("job__name", "state").annotate(n=Count("id")):
+            runs.add_metric([row["job__name"], row["state"]], row["n"])
+        yield runs
+
+        since = timezone.now() - timedelta(hours=24)
+        durations = HistogramMetricFamily(
+            "diep_run_duration_seconds",
+            "Durations of the runs finished in the last 24 hours, by job.",
+            labels=["job"],
+        )
+        aggregates = {
+            f"le_{i}": Count("id", filter=Q(took__lte=timedelta(seconds=bound)))
+            for i, bound in enumerate(DURATION_BUCKETS[:-1])
+        }
+        finished: Any = (
+            JobRun.objects.filter(finished_at__gte=since, started_at__isnull=False)
+            .annotate(took=F("finished_at") - F("started_at"))
+            .values("job__name")
+            .annotate(n=Count("id"), total=Sum("took"), **aggregates)
+        )
+        for row in finished:
+            buckets = [(str(b), row[f"le_{i}"]) for i, b in enumerate(DURATION_BUCKETS[:-1])]
+            buckets.append(("+Inf", row["n"]))
+            total = row["total"].total_seconds() if row["total"] else 0.0
+            durations.add_metric([row["job__name"]], buckets, sum_value=total)
+        yield durations
+
+        events = GaugeMetricFamily(
+            "diep_events_today", "Event messages handled today, by outcome.", labels=["outcome"]
+        )
+        today = ConsumedMessageStat.objects.filter(day=timezone.now().date())
+        for outcome, count in today.values_list("outcome", "count"):
+            events.add_metric([outcome], count)
+        yield events
+
+        recent = IngestedFile.objects.filter(
+            received_at__gte=timezone.now() - timedelta(minutes=5), event_time__isnull=False
+        ).aggregate(lag=Avg(F("received_at") - F("event_time")))
+        lag = GaugeMetricFamily(
+            "diep_event_lag_seconds",
+            "Average time from an S3 event to its ledger row, over the last 5 minutes.",
+        )
+        lag.add_metric([], recent["lag"].total_seconds() if recent["lag"] else 0.0)
+        yield lag
+
+        waiting = IngestedFile.objects.filter(state=FileState.RECEIVED).aggregate(
+            n=Count("id"), oldest=Min("received_at")
+        )
+        files = GaugeMetricFamily("diep_files_waiting", "Files waiting in coalescing windows.")
+        files.add_metric([], waiting["n"])
+        yield files
+        oldest = GaugeMetricFamily(
+            "diep_files_waiting_oldest_seconds", "Age of the oldest waiting file."
+        )
+        age = (timezone.now() - waiting["oldest"]).total_seconds() if waiting["oldest"] else 0
+        oldest.add_metric([], age)
+        yield oldest
+
+        depth = GaugeMetricFamily(
+            "diep_queue_depth", "Messages in the event queue and its DLQ.", labels=["queue"]
+        )
+        for queue, value in _queue_depths().items():
+            depth.add_metric([queue], value)
+        yield depth
+
+
+_depth_cache: dict[str, Any] = {}
+
+
+def _queue_depths() -> dict[str, int]:
+    """Two SQS calls at most every 15 s, whatever the scrape rate; {} if AWS is away."""
+    from diep_portal.aws.sqs import sqs_depth, sqs_queue_url
+    from diep_portal.exceptions import AwsError
+
+    if _depth_cache.get("at", 0) > time.monotonic() - 15:
+        return dict(_depth_cache["values"])
+    values: dict[str, int] = {}
+    for queue in (settings.DIEP_INGEST_QUEUE, settings.DIEP_INGEST_DLQ):
+        try:
+            values[queue] = sqs_depth(queue_url=sqs_queue_url(queue_name=queue))
+        except AwsError:
+            continue
+    _depth_cache.update(at=time.monotonic(), values=values)
+    return values
+
+
+_COLLECTOR = DiepCollector()
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition. Open like /healthz: it carries counts, never data."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        for collector in (API_LATENCY,):
+            registry.register(collector)
+    registry.register(_COLLECTOR)
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
