@@ -10,6 +10,7 @@ the database already holds the truth. Only API latency is measured in process
 from __future__ import annotations
 
 import contextvars
+import hmac
 import logging
 import os
 import re
@@ -224,7 +225,13 @@ _COLLECTOR = DiepCollector()
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus exposition. Open like /healthz: it carries counts, never data."""
+    """Prometheus exposition: counts, never data. With DIEP_METRICS_TOKEN set, scrapers
+    must send it as a bearer token (job names are not for everyone)."""
+    token = settings.DIEP_METRICS_TOKEN
+    if token and not hmac.compare_digest(
+        request.headers.get("Authorization", ""), f"Bearer {token}"
+    ):
+        return HttpResponse(status=401, headers={"WWW-Authenticate": "Bearer"})
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)

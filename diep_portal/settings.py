@@ -333,6 +333,8 @@ DIEP_PROVISION_GLUE_EVENTS = env.bool("DIEP_PROVISION_GLUE_EVENTS", default=Fals
 
 # ---------------------------------------------------------------- logging
 LOG_LEVEL = env.str("DIEP_LOG_LEVEL", default="INFO")
+# Bearer token /metrics requires when set (Prometheus: authorization.credentials).
+DIEP_METRICS_TOKEN = env.str("DIEP_METRICS_TOKEN", default="")
 # "json" (one object per line, for log pipelines; compose and production) or "plain".
 LOG_FORMAT = env.str("DIEP_LOG_FORMAT", default="plain")
 if LOG_FORMAT not in {"json", "plain"}:

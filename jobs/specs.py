@@ -414,3 +414,16 @@ def spec_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[SpecC
         if old != new:
             changes.append(SpecChange(path, old, new))
     return changes
+
+
+def error_lines(errors: Any, prefix: str = "") -> list[str]:
+    """Nested serializer errors as `field.path: message` lines (for commands and files)."""
+    if isinstance(errors, dict):
+        return [
+            line
+            for key, value in errors.items()
+            for line in error_lines(value, f"{prefix}.{key}" if prefix else str(key))
+        ]
+    if isinstance(errors, list):
+        return [line for value in errors for line in error_lines(value, prefix)]
+    return [f"{prefix}: {errors}" if prefix else str(errors)]

@@ -100,3 +100,12 @@ def test_json_log_lines_carry_request_and_run_ids(settings: Any) -> None:
     assert line["logger"] == "jobs.services"
     assert (line["run_id"], line["request_id"]) == ("r-1", "req-9")
     assert logging.config  # the settings' dictConfig accepts it (Django loaded it at start)
+
+
+def test_metrics_token_when_configured(settings: Any) -> None:
+    settings.DIEP_METRICS_TOKEN = "s3cret-scraper"
+    assert Client().get("/metrics").status_code == 401
+    wrong = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer nope")
+    assert wrong.status_code == 401
+    right = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-scraper")
+    assert right.status_code == 200

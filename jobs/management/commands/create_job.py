@@ -11,20 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from diep_portal.exceptions import ApplicationError
 from jobs import services
-from jobs.specs import JobSpecSerializer
-
-
-def format_errors(errors: Any, prefix: str = "") -> list[str]:
-    """Flatten nested serializer errors into `field.path: message` lines."""
-    if isinstance(errors, dict):
-        return [
-            line
-            for key, value in errors.items()
-            for line in format_errors(value, f"{prefix}.{key}" if prefix else str(key))
-        ]
-    if isinstance(errors, list):
-        return [line for value in errors for line in format_errors(value, prefix)]
-    return [f"{prefix}: {errors}" if prefix else str(errors)]
+from jobs.specs import JobSpecSerializer, error_lines
 
 
 class Command(BaseCommand):
@@ -42,7 +29,7 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read a JSON job from {source}: {exc}") from exc
         spec = JobSpecSerializer(data=body)
         if not spec.is_valid():
-            raise CommandError("Invalid job:\n  " + "\n  ".join(format_errors(spec.errors)))
+            raise CommandError("Invalid job:\n  " + "\n  ".join(error_lines(spec.errors)))
         try:
             job = services.job_create(spec=spec.validated_data, user=None, source="cli")
         except ApplicationError as exc:

@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from diep_portal.exceptions import ApplicationError
 from jobs import selectors, services
-from jobs.management.commands.create_job import format_errors
 from jobs.models import TERMINAL_STATES, RunState, Trigger
+from jobs.specs import error_lines
 
 
 def parse_param(raw: str) -> tuple[str, str]:
@@ -51,7 +51,7 @@ class Command(BaseCommand):
                 idempotency_key=options["idempotency_key"],
             )
         except ApplicationError as exc:
-            details = format_errors(exc.extra.get("fields", {}))
+            details = error_lines(exc.extra.get("fields", {}))
             raise CommandError("\n  ".join([exc.message, *details])) from exc
         run = result.run
         self.stdout.write(str(run.run_id))
