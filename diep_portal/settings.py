@@ -46,7 +46,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "diep_portal.apps.DiepAdminConfig",  # the admin, with the dashboard as its index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -321,6 +321,8 @@ DIEP_GLUE_VERSION = env.str("DIEP_GLUE_VERSION", default="4.0")
 DIEP_GLUE_WORKER_TYPE = env.str("DIEP_GLUE_WORKER_TYPE", default="G.1X")
 DIEP_GLUE_NUMBER_OF_WORKERS = env.int("DIEP_GLUE_NUMBER_OF_WORKERS", default=2)
 DIEP_GLUE_MAX_CONCURRENT_RUNS = env.int("DIEP_GLUE_MAX_CONCURRENT_RUNS", default=10)
+# Glue's price per DPU-hour in your region, for the run page's cost estimate.
+DIEP_GLUE_DPU_HOUR_USD = env.float("DIEP_GLUE_DPU_HOUR_USD", default=0.44)
 # Receives before SQS moves a message to the DLQ; below 5 an in-flight message that
 # a slow or restarted consumer could still handle is lost to the DLQ.
 DIEP_DLQ_MAX_RECEIVE_COUNT = env.int("DIEP_DLQ_MAX_RECEIVE_COUNT", default=5)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -17,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from diep_portal.exceptions import ApplicationError, ValidationFailed
-from ingestion.routing import trigger_overlap_warnings
+from ingestion.routing import jobs_for_key, trigger_matches, trigger_overlap_warnings
 from jobs import schedules, selectors, services
 from jobs.models import Alert, AlertDelivery, Job, JobRun, JobVersion, RunEvent, RunState, Trigger
 from jobs.specs import FIELD_PATHS, JobSpecSerializer, spec_diff, spec_from_fields
@@ -34,6 +35,10 @@ STATE_COLOURS: dict[str, str] = {
     RunState.ERROR: "#dc3545",
     RunState.STOPPED: "#adb5bd",
 }
+
+
+def pretty_json(value: Any) -> SafeString:
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
 
 
 def state_badge(state: str | None) -> SafeString | str:
@@ -76,12 +81,34 @@ def _flatten_errors(errors: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str
     return {prefix: [str(errors)]}
 
 
+class PrettyJSONField(forms.JSONField):
+    """JSON shown indented, so a transform or a schema reads like a document."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value  # what the user typed, to correct it
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+JSON_FIELDS = (
+    "source_options",
+    "destination_options",
+    "transform",
+    "parameters",
+    "parameters_schema",
+    "destination_partition_by",
+    "capacity",
+    "alerts",
+)
+
+
 class JobAdminForm(forms.ModelForm):
     """Validates through the same JobSpecSerializer as the API and manage.py."""
 
     class Meta:
         model = Job
         fields = list(FIELD_PATHS)
+        field_classes = dict.fromkeys(JSON_FIELDS, PrettyJSONField)
         widgets = {
             name: forms.Textarea(
                 attrs={
@@ -91,16 +118,7 @@ class JobAdminForm(forms.ModelForm):
                     "style": "font-family:monospace",
                 }
             )
-            for name in (
-                "source_options",
-                "destination_options",
-                "transform",
-                "parameters",
-                "parameters_schema",
-                "destination_partition_by",
-                "capacity",
-                "alerts",
-            )
+            for name in JSON_FIELDS
         }
 
     def spec_from_cleaned_data(self) -> dict[str, Any]:
@@ -205,7 +223,7 @@ class JobAdmin(admin.ModelAdmin):
     ]
     list_filter = ["engine", "enabled", "source_format", "destination_format"]
     search_fields = ["name", "description", "glue_job_name", "trigger_bucket", "trigger_prefix"]
-    readonly_fields = (*HISTORY_FIELDS, "schedule_preview")
+    readonly_fields = (*HISTORY_FIELDS, "schedule_preview", "trigger_test")
     actions = ["fire_now", "enable_jobs", "disable_jobs", "backfill"]
     fieldsets = [
         (None, {"fields": ["name", "description", "enabled", "engine", "glue_job_name"]}),
@@ -225,7 +243,10 @@ class JobAdmin(admin.ModelAdmin):
         ("Transform and parameters", {"fields": ["transform", "parameters", "parameters_schema"]}),
         ("Schedule", {"fields": ["schedule", "timezone", "catch_up", "schedule_preview"]}),
         ("Alerts", {"classes": ["collapse"], "fields": ["alerts"]}),
-        ("Event trigger", {"classes": ["collapse"], "fields": tuple(TRIGGER_FIELDS)}),
+        (
+            "Event trigger",
+            {"classes": ["collapse"], "fields": (*TRIGGER_FIELDS, "trigger_test")},
+        ),
         (
             "Limits and capacity",
             {"fields": ["max_concurrent_runs", "timeout_minutes", "max_retries", "capacity"]},
@@ -239,6 +260,13 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="Schedule", ordering="schedule")
     def schedule_display(self, job: Job) -> str:
         return f"{job.schedule} ({job.timezone})" if job.schedule else "—"
+
+    @admin.display(description="Test a key")
+    def trigger_test(self, job: Job) -> SafeString | str:
+        if not job.pk or not job.trigger_bucket:
+            return "—"
+        url = reverse("admin:jobs_job_test_key", args=[job.pk])
+        return format_html('<a href="{}">Would a given S3 key fire this job?</a>', url)
 
     @admin.display(description="Next fire times")
     def schedule_preview(self, job: Job) -> SafeString | str:
@@ -346,6 +374,11 @@ class JobAdmin(admin.ModelAdmin):
                 name="jobs_job_fire",
             ),
             path(
+                "<path:object_id>/test-key/",
+                self.admin_site.admin_view(self.test_key_view),
+                name="jobs_job_test_key",
+            ),
+            path(
                 "<path:object_id>/versions/diff/",
                 self.admin_site.admin_view(self.diff_view),
                 name="jobs_job_version_diff",
@@ -387,6 +420,27 @@ class JobAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/jobs/job/fire.html", context)
 
+    def test_key_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """ "Would this key fire the job?": the trigger against a typed S3 key, and every
+        enabled job the key would fire."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        job = Job.objects.get(pk=object_id)
+        key = request.GET.get("key", "")
+        bucket = request.GET.get("bucket", job.trigger_bucket)
+        context = {
+            **self.admin_site.each_context(request),
+            "job": job,
+            "key": key,
+            "bucket": bucket,
+            "tested": bool(key),
+            "fires_this_job": bool(key) and job.enabled and trigger_matches(job, bucket, key),
+            "matching_jobs": jobs_for_key(bucket, key) if key else [],
+            "opts": self.opts,
+            "title": f"{job.name}: test a key",
+        }
+        return TemplateResponse(request, "admin/jobs/job/test_key.html", context)
+
     def diff_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -416,6 +470,7 @@ class JobAdmin(admin.ModelAdmin):
             "opts": self.opts,
             "versions": job.versions.order_by("version").values_list("version", flat=True),
             "title": f"{job.name}: v{before.version} → v{after.version}",
+            "crumb": f"v{before.version} → v{after.version}",
         }
         return TemplateResponse(request, "admin/jobs/job/version_diff.html", context)
 
@@ -526,7 +581,10 @@ class JobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "logs_link",
         "parameters_display",
         "arguments_display",
-        "metrics",
+        "timeline",
+        "files_display",
+        "metrics_display",
+        "cost",
     )
     fields = readonly_fields
 
@@ -555,13 +613,11 @@ class JobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Parameters")
     def parameters_display(self, run: JobRun) -> SafeString:
-        return format_html("<pre>{}</pre>", json.dumps(run.parameters, indent=2))
+        return pretty_json(run.parameters)
 
     @admin.display(description="Capacity")
     def capacity_display(self, run: JobRun) -> SafeString | str:
-        if not run.capacity:
-            return "Glue job defaults"
-        return format_html("<pre>{}</pre>", json.dumps(run.capacity, indent=2))
+        return pretty_json(run.capacity) if run.capacity else "Glue job defaults"
 
     @admin.display(description="Logs")
     def logs_link(self, run: JobRun) -> SafeString | str:
@@ -571,9 +627,62 @@ class JobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             '<a href="{}" rel="noopener" target="_blank">CloudWatch logs</a>', run.logs_url
         )
 
+    @admin.display(description="Timeline")
+    def timeline(self, run: JobRun) -> SafeString | str:
+        events = list(run.events.order_by("at", "id"))
+        if not events:
+            return "—"
+        start = events[0].at
+        return format_html(
+            '<ol class="diep-timeline" style="margin:0;padding-left:18px">{}</ol>',
+            format_html_join(
+                "",
+                "<li>+{} s {} <small>{} {}</small></li>",
+                (
+                    (
+                        round((event.at - start).total_seconds(), 1),
+                        state_badge(event.to_state),
+                        event.source,
+                        event.message,
+                    )
+                    for event in events
+                ),
+            ),
+        )
+
+    @admin.display(description="Files (manifest)")
+    def files_display(self, run: JobRun) -> SafeString | str:
+        files = run.files.order_by("key")
+        total = files.count()
+        if not total:
+            return "—"
+        items = format_html_join(
+            "",
+            "<li>s3://{}/{} <small>{} bytes</small></li>",
+            files.values_list("bucket", "key", "size")[:20],
+        )
+        ledger = reverse("admin:ingestion_ingestedfile_changelist") + f"?run__id__exact={run.pk}"
+        return format_html(
+            '<ul style="margin:0">{}</ul><a href="{}">All {} file(s) in the ledger</a>',
+            items,
+            ledger,
+            total,
+        )
+
+    @admin.display(description="Metrics")
+    def metrics_display(self, run: JobRun) -> SafeString | str:
+        return pretty_json(run.metrics) if run.metrics else "—"
+
+    @admin.display(description="Cost")
+    def cost(self, run: JobRun) -> str:
+        if run.dpu_seconds is None:
+            return "—"
+        hours = run.dpu_seconds / 3600
+        return f"{hours:.3f} DPU-hours ≈ ${hours * settings.DIEP_GLUE_DPU_HOUR_USD:.4f}"
+
     @admin.display(description="Arguments sent to the engine")
     def arguments_display(self, run: JobRun) -> SafeString:
-        return format_html("<pre>{}</pre>", json.dumps(run.arguments, indent=2))
+        return pretty_json(run.arguments)
 
     @admin.action(description="Stop", permissions=["stop"])
     def stop_runs(self, request: HttpRequest, queryset: QuerySet[JobRun]) -> None:
@@ -617,7 +726,7 @@ class JobVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Configuration")
     def config_display(self, version: JobVersion) -> SafeString:
-        return format_html("<pre>{}</pre>", json.dumps(version.config, indent=2))
+        return pretty_json(version.config)
 
 
 _DELIVERY_FIELDS = (

@@ -205,3 +205,13 @@ def no_enqueue(monkeypatch: Any) -> list[str]:
     monkeypatch.setattr("jobs.tasks.run_start.delay", sent.append)
     monkeypatch.setattr("jobs.tasks.run_stop.delay", sent.append)
     return sent
+
+
+@pytest.fixture
+def admin_browser(admin_user: Any) -> Any:
+    """A Django test client logged in to the admin as a superuser."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(admin_user)
+    return client
