@@ -17,9 +17,13 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 setup: $(BIN)/.installed
 
+# Browser tests run in a session of their own: Playwright keeps an event loop running in
+# the test thread, which Django's async-safety check would take for async code.
 test: setup
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
-		$(BIN)/python -m pytest $(PYTEST_ARGS)
+		$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not browser"
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+		DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest -m browser
 
 lint: setup
 	$(BIN)/ruff check .

@@ -223,10 +223,13 @@ class JobAdmin(admin.ModelAdmin):
     ]
     list_filter = ["engine", "enabled", "source_format", "destination_format"]
     search_fields = ["name", "description", "glue_job_name", "trigger_bucket", "trigger_prefix"]
-    readonly_fields = (*HISTORY_FIELDS, "schedule_preview", "trigger_test")
+    readonly_fields = (*HISTORY_FIELDS, "schedule_preview", "trigger_test", "fire_link")
     actions = ["fire_now", "enable_jobs", "disable_jobs", "backfill"]
     fieldsets = [
-        (None, {"fields": ["name", "description", "enabled", "engine", "glue_job_name"]}),
+        (
+            None,
+            {"fields": ["name", "description", "enabled", "engine", "glue_job_name", "fire_link"]},
+        ),
         ("Source", {"fields": ["source_uri", "source_format", "source_options"]}),
         (
             "Destination",
@@ -260,6 +263,15 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="Schedule", ordering="schedule")
     def schedule_display(self, job: Job) -> str:
         return f"{job.schedule} ({job.timezone})" if job.schedule else "—"
+
+    @admin.display(description="Run it")
+    def fire_link(self, job: Job) -> SafeString | str:
+        if not job.pk:
+            return "—"
+        url = reverse("admin:jobs_job_fire", args=[job.pk])
+        return format_html(
+            '<a class="button" id="fire-job" href="{}">Fire with parameters…</a>', url
+        )
 
     @admin.display(description="Test a key")
     def trigger_test(self, job: Job) -> SafeString | str:
