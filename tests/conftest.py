@@ -50,6 +50,17 @@ def aws(moto_server: str, settings: Any) -> Iterator[str]:
 
 
 @pytest.fixture
+def buckets(aws: str) -> Any:
+    """The raw and curated buckets in the moto server; the S3 client."""
+    from diep_portal.aws.session import get_client
+
+    s3 = get_client("s3")
+    for bucket in ("diep-raw", "diep-curated"):
+        s3.create_bucket(Bucket=bucket)
+    return s3
+
+
+@pytest.fixture
 def artifacts(aws: str, settings: Any) -> str:
     """The artifacts bucket, where Glue runs get their spec and leave their metrics."""
     from diep_portal.aws.session import get_client

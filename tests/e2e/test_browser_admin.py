@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from diep_portal.aws.session import get_client
 from jobs.models import Job, JobRun, RunState
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -62,17 +61,14 @@ def async_unsafe() -> None:
 
 def test_operator_journey_in_the_admin(
     async_unsafe: None,
-    aws: str,
+    buckets: Any,
     celery_worker_process: Any,
     live_server: Any,
     page: Any,
     django_user_model: Any,
     shots: Any,
 ) -> None:
-    s3 = get_client("s3")
-    for bucket in ("diep-raw", "diep-curated"):
-        s3.create_bucket(Bucket=bucket)
-    s3.put_object(
+    buckets.put_object(
         Bucket="diep-raw", Key="orders/day 1.csv", Body=b"id,region,amount\n1,eu,9.5\n2,us,3\n"
     )
     django_user_model.objects.create_superuser("ops", password="browser-test-pw")

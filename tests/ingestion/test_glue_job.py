@@ -85,11 +85,9 @@ def test_failed_checks_exit_non_zero_with_the_report(tmp_path: Path) -> None:
 
 @pytest.mark.django_db
 def test_the_script_with_the_engines_arguments_on_the_moto_server(
-    glue_job: str, make_job: Any, no_enqueue: Any, monkeypatch: Any
+    glue_job: str, buckets: Any, make_job: Any, no_enqueue: Any, monkeypatch: Any
 ) -> None:
-    s3 = get_client("s3")
-    for bucket in ("diep-raw", "diep-curated"):
-        s3.create_bucket(Bucket=bucket)
+    s3 = buckets
     s3.put_object(
         Bucket="diep-raw", Key="orders/day one.csv", Body=b"id,order_date\n1,2026-11-28\n"
     )

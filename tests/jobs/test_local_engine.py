@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 from django.utils import timezone
 
-from diep_portal.aws.session import get_client
 from jobs import lifecycle, services
 from jobs.engines.local import execute_local_run
 from jobs.models import JobRun, RunState, Trigger
@@ -21,14 +20,6 @@ from jobs.models import JobRun, RunState, Trigger
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RAW, CURATED = "diep-raw", "diep-curated"
-
-
-@pytest.fixture
-def buckets(aws: str) -> Any:
-    s3 = get_client("s3")
-    for bucket in (RAW, CURATED):
-        s3.create_bucket(Bucket=bucket)
-    return s3
 
 
 @pytest.fixture
