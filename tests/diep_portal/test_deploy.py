@@ -121,3 +121,9 @@ def test_dockerfile_base_user_and_layers() -> None:
     assert "collectstatic --noinput" in text
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".env", "var"} <= set(ignored)
+
+
+def test_the_readme_documents_every_variable() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = sorted(name for name in variables_diep_reads() if f"`{name}`" not in readme)
+    assert missing == []
