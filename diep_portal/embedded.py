@@ -29,6 +29,7 @@ DEMO_JOB = "demo-orders"
 
 def _configure_environment() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "diep_portal.settings")
+    os.environ.setdefault("DIEP_LOG_FORMAT", "plain")  # a terminal, read by a person
     embedded_aws = os.environ.get("DIEP_EMBEDDED_AWS", "true").lower() != "false"
     if embedded_aws and not os.environ.get("AWS_ENDPOINT_URL"):
         os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{MOTO_PORT}"

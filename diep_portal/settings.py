@@ -337,8 +337,9 @@ DIEP_PROVISION_GLUE_EVENTS = env.bool("DIEP_PROVISION_GLUE_EVENTS", default=Fals
 LOG_LEVEL = env.str("DIEP_LOG_LEVEL", default="INFO")
 # Bearer token /metrics requires when set (Prometheus: authorization.credentials).
 DIEP_METRICS_TOKEN = env.str("DIEP_METRICS_TOKEN", default="")
-# "json" (one object per line, for log pipelines; compose and production) or "plain".
-LOG_FORMAT = env.str("DIEP_LOG_FORMAT", default="plain")
+# "json" (one object per line, for log pipelines: the default in production) or "plain"
+# (readable: the default with DJANGO_DEBUG and in the embedded stack).
+LOG_FORMAT = env.str("DIEP_LOG_FORMAT", default="plain" if DEBUG else "json")
 if LOG_FORMAT not in {"json", "plain"}:
     raise ImproperlyConfigured("DIEP_LOG_FORMAT must be json or plain")
 LOGGING = {
