@@ -226,3 +226,14 @@ def admin_browser(admin_user: Any) -> Any:
     client = Client()
     client.force_login(admin_user)
     return client
+
+
+@pytest.fixture
+def one_glue_client(monkeypatch: Any) -> Any:
+    """StartJobRun's no-retry Glue client made the same object as the usual one, so one
+    botocore Stubber on `get_client("glue")` sees every Glue call."""
+    from diep_portal.aws import session
+
+    client = session.get_client("glue")
+    monkeypatch.setitem(session._clients, "glue:once", client)
+    return client

@@ -122,8 +122,9 @@ def glue_start_job_run(
         "ExecutionClass": execution_class,
     }
     request.update({key: value for key, value in optional.items() if value is not None})
+    # Sent once: a retried StartJobRun whose first answer was lost starts a second run.
     with translate_aws_errors("glue", "StartJobRun"):
-        response = get_client("glue").start_job_run(**request)
+        response = get_client("glue", retries=False).start_job_run(**request)
     return GlueRunStarted(job_run_id=response["JobRunId"])
 
 

@@ -22,17 +22,19 @@ _session: boto3.session.Session | None = None
 _clients: dict[str, Any] = {}
 
 
-def client_config() -> Config:
+def client_config(*, retries: bool = True) -> Config:
     """botocore Config from settings: retry mode and attempts, timeouts, user agent.
 
     botocore's `max_attempts` counts retries after the first call (5 → 6 calls in all).
+    Without `retries`, a call is made exactly once (see `get_client`).
     """
     return Config(
         region_name=settings.AWS_REGION,
-        retries={
-            "mode": settings.AWS_RETRY_MODE,
-            "max_attempts": int(settings.AWS_MAX_ATTEMPTS),
-        },
+        retries=(
+            {"mode": settings.AWS_RETRY_MODE, "max_attempts": int(settings.AWS_MAX_ATTEMPTS)}
+            if retries
+            else {"mode": settings.AWS_RETRY_MODE, "total_max_attempts": 1}
+        ),
         connect_timeout=float(settings.AWS_CONNECT_TIMEOUT),
         read_timeout=float(settings.AWS_READ_TIMEOUT),
         user_agent_extra="diep",
@@ -44,18 +46,24 @@ def endpoint_url() -> str | None:
     return getattr(settings, "AWS_ENDPOINT_URL", None) or None
 
 
-def get_client(service_name: str) -> Any:
+def get_client(service_name: str, *, retries: bool = True) -> Any:
     """A cached boto3 client for `service_name` ("glue", "s3", ...), configured from settings.
 
-    Settings are read when the client is first built: call `reset_clients()` after
+    `retries=False` is for calls that are not idempotent, such as Glue StartJobRun: after
+    a read timeout or a 5xx the request may have been carried out, and botocore's retry
+    would start a second run. Such a failure goes to the caller, which looks first
+    (the run's `--diep_run_id`) and only then starts again.
+
+    Settings are read when a client is first built: call `reset_clients()` after
     changing them.
     """
-    client = _clients.get(service_name)
+    key = service_name if retries else f"{service_name}:once"
+    client = _clients.get(key)
     if client is not None:
         return client
     global _session
     with _lock:
-        client = _clients.get(service_name)
+        client = _clients.get(key)
         if client is None:
             if _session is None:
                 # One Session per process: credentials are resolved once (an instance
@@ -66,9 +74,9 @@ def get_client(service_name: str) -> Any:
                 service_name,
                 region_name=settings.AWS_REGION,
                 endpoint_url=endpoint_url(),
-                config=client_config(),
+                config=client_config(retries=retries),
             )
-            _clients[service_name] = client
+            _clients[key] = client
         return client
 
 

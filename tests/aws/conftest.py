@@ -9,7 +9,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from diep_portal.aws.session import get_client, reset_clients
+from diep_portal.aws.session import reset_clients
 
 
 @pytest.fixture
@@ -36,9 +36,9 @@ def moto_glue(aws_settings: Any) -> Iterator[None]:
 
 
 @pytest.fixture
-def glue_stub(aws_settings: Any) -> Iterator[Stubber]:
+def glue_stub(aws_settings: Any, one_glue_client: Any) -> Iterator[Stubber]:
     """The hooks' own cached Glue client with every call stubbed; an unexpected call
     or a queued response left unused fails the test."""
-    with Stubber(get_client("glue")) as stub:
+    with Stubber(one_glue_client) as stub:
         yield stub
         stub.assert_no_pending_responses()

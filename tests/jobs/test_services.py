@@ -61,10 +61,10 @@ def test_unknown_glue_job_fails_with_aws_message(
 
 
 def test_throttled_start_goes_back_to_pending_then_fails_on_last_attempt(
-    glue_job: str, make_job: Any, no_enqueue: Any
+    glue_job: str, make_job: Any, no_enqueue: Any, one_glue_client: Any
 ) -> None:
     run = fire(make_job(glue_job_name=glue_job))
-    client = get_client("glue")
+    client = one_glue_client
     with Stubber(client) as stub:
         stub.add_client_error("start_job_run", "ThrottlingException", "Rate exceeded", 400)
         with pytest.raises(TransientAwsError):
