@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from celery import Celery
 from kombu import Exchange
@@ -61,3 +63,22 @@ def _ensure_filesystem_broker_folders() -> None:
 
 if str(app.conf.broker_url).startswith("filesystem://"):
     _ensure_filesystem_broker_folders()
+
+
+def enqueue_on_commit(task: Any, *args: Any, recovered_by: str) -> None:
+    """Send `task` once the current transaction commits. A broker that is down then
+    costs no request a 500 and no row: the database already holds the work, and the
+    sweep named by `recovered_by` sends it again (DIEP's state lives in the database;
+    a queued message is only a wake-up call)."""
+    from django.db import transaction
+
+    def send() -> None:
+        try:
+            task.delay(*args)
+        except Exception as exc:  # noqa: BLE001 - any publish failure is recovered later
+            logging.getLogger(__name__).warning(
+                "task.enqueue_failed",
+                extra={"task": task.name, "error": str(exc), "recovered_by": recovered_by},
+            )
+
+    transaction.on_commit(send)

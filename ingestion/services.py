@@ -19,6 +19,7 @@ from django.db.models import Count, F, Min, Sum
 from django.utils import timezone
 
 from diep_portal.aws.s3 import s3_list_objects, s3_put_bytes
+from diep_portal.celery import enqueue_on_commit
 from diep_portal.exceptions import ApplicationError, Conflict, ValidationFailed
 from ingestion.events import ObjectCreated
 from ingestion.models import (
@@ -409,8 +410,7 @@ def backfill_request(
         )
         from ingestion.tasks import backfill_run as backfill_task
 
-        backfill_id = backfill.pk
-        transaction.on_commit(lambda: backfill_task.delay(backfill_id))
+        enqueue_on_commit(backfill_task, backfill.pk, recovered_by="a new backfill request")
     return backfill
 
 

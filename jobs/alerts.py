@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from diep_portal.celery import enqueue_on_commit
 from jobs.models import (
     Alert,
     AlertDelivery,
@@ -69,7 +70,7 @@ def alert_raise(
     logger.info("alert.raised", extra={"kind": kind, "dedupe_key": dedupe_key})
     from jobs.tasks import deliver_alerts
 
-    transaction.on_commit(deliver_alerts.delay)
+    enqueue_on_commit(deliver_alerts, recovered_by="jobs.deliver_alerts (Beat, 15 s)")
     return alert
 
 

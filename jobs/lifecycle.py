@@ -361,6 +361,14 @@ def recover_stale_starts() -> int:
         services.enqueue_start(run)
         JobRun.objects.filter(pk=run.pk, state=RunState.PENDING).update(updated_at=timezone.now())
         recovered += 1
+    # STOPPING this long with the engine still running it: the stop request is sent again.
+    for run in JobRun.objects.filter(state=RunState.STOPPING, updated_at__lt=cutoff).exclude(
+        external_run_id=""
+    ):
+        logger.info("run.stop_resent", extra={"run_id": str(run.run_id)})
+        services.enqueue_stop(run)
+        JobRun.objects.filter(pk=run.pk, state=RunState.STOPPING).update(updated_at=timezone.now())
+        recovered += 1
     for run in JobRun.objects.select_related("job").filter(
         state=RunState.STARTING, external_run_id="", started_at__lt=cutoff
     ):

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from diep_portal.celery import enqueue_on_commit
 from diep_portal.exceptions import (
     ConcurrencyLimitExceeded,
     Conflict,
@@ -197,7 +198,7 @@ def _notifications_changed() -> None:
     if settings.DIEP_AUTO_PROVISION:
         from jobs.tasks import provision_infrastructure
 
-        transaction.on_commit(provision_infrastructure.delay)
+        enqueue_on_commit(provision_infrastructure, recovered_by="manage.py provision")
 
 
 def job_set_enabled(*, job: Job, enabled: bool, user: User, source: str) -> Job:
@@ -391,8 +392,13 @@ def _admit_run(
 def enqueue_start(run: JobRun) -> None:
     from jobs.tasks import run_start as run_start_task
 
-    run_id = str(run.run_id)
-    transaction.on_commit(lambda: run_start_task.delay(run_id))
+    enqueue_on_commit(run_start_task, str(run.run_id), recovered_by="jobs.recover_stale_starts")
+
+
+def enqueue_stop(run: JobRun) -> None:
+    from jobs.tasks import run_stop as run_stop_task
+
+    enqueue_on_commit(run_stop_task, str(run.run_id), recovered_by="jobs.recover_stale_starts")
 
 
 def admit_queued_runs(*, job: Job) -> list[JobRun]:
@@ -584,10 +590,7 @@ def run_stop(*, run: JobRun, user: User, source: str) -> JobRun:
             from_states={RunState.STARTING, RunState.RUNNING},
             message="stop requested",
         ):
-            from jobs.tasks import run_stop as run_stop_task
-
-            run_id = str(run.run_id)
-            transaction.on_commit(lambda: run_stop_task.delay(run_id))
+            enqueue_stop(run)
             return run
     run.refresh_from_db()
     if run.state == RunState.STOPPING:
