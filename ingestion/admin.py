@@ -14,11 +14,11 @@ from django.utils.safestring import SafeString
 from diep_portal.exceptions import ApplicationError, AwsError
 from ingestion import dlq, services
 from ingestion.models import ConsumedMessageStat, DlqAction, IngestedFile
-from jobs.admin import ReadOnlyAdminMixin, state_badge
+from jobs.admin import ReadOnlyAdminMixin, TeamScopedAdminMixin, state_badge
 
 
 @admin.register(IngestedFile)
-class IngestedFileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class IngestedFileAdmin(TeamScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["key", "bucket", "job", "state", "size", "received_at", "run_link"]
     list_filter = ["state", "bucket", "job", "source"]
     search_fields = ["key", "etag", "run__run_id"]

@@ -71,7 +71,10 @@ class FileListApi(ApiView):
     )
     def get(self, request: Request) -> Response:
         files = FileFilter(
-            request.query_params, queryset=IngestedFile.objects.select_related("job", "run")
+            request.query_params,
+            queryset=IngestedFile.objects.select_related("job", "run").filter(
+                job__in=selectors.visible_jobs(request.user)
+            ),
         )
         if not files.is_valid():
             raise ValidationFailed.from_fields(files.errors)
@@ -107,7 +110,9 @@ class TriggerMatchApi(ApiView):
                 "suffix": job.trigger_suffix,
                 "window_seconds": job.trigger_window_seconds,
             }
-            for job in jobs_for_key(bucket, key)
+            for job in jobs_for_key(
+                bucket, key, jobs=selectors.visible_jobs(request.user).filter(enabled=True)
+            )
         ]
         return Response({"bucket": bucket, "key": key, "jobs": jobs})
 
@@ -137,7 +142,9 @@ class FileReprocessApi(ApiView):
         body = ReprocessInput(data=request.data)
         body.is_valid(raise_exception=True)
         wanted = set(body.validated_data["file_ids"])
-        files = list(IngestedFile.objects.filter(pk__in=wanted))
+        files = list(
+            IngestedFile.objects.filter(pk__in=wanted, job__in=selectors.visible_jobs(request.user))
+        )
         if missing := sorted(wanted - {f.pk for f in files}):
             raise ValidationFailed.from_fields({"file_ids": [f"No file {missing[0]}."]})
         runs = services.files_reprocess(files=files, user=request.user)
@@ -192,7 +199,7 @@ class JobBackfillApi(ApiView):
         operation_id="jobs_backfills_list", responses={200: BackfillOutput(many=True), **ERRORS}
     )
     def get(self, request: Request, job_ref: str) -> Response:
-        job = selectors.job_get(job_ref)
+        job = selectors.job_get(job_ref, user=request.user)
         return paginated(
             self, request, Backfill.objects.filter(job=job).select_related("job"), BackfillOutput
         )
@@ -203,7 +210,7 @@ class JobBackfillApi(ApiView):
         responses={202: BackfillOutput, 409: ErrorSerializer, **ERRORS},
     )
     def post(self, request: Request, job_ref: str) -> Response:
-        job = selectors.job_get(job_ref)
+        job = selectors.job_get(job_ref, user=request.user)
         body = BackfillInput(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data

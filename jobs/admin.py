@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -21,6 +21,7 @@ from diep_portal.exceptions import ApplicationError, ValidationFailed
 from ingestion.routing import jobs_for_key, trigger_matches, trigger_overlap_warnings
 from jobs import schedules, selectors, services
 from jobs.models import Alert, AlertDelivery, Job, JobRun, JobVersion, RunEvent, RunState, Trigger
+from jobs.roles import is_platform_admin, team_for_job
 from jobs.specs import FIELD_PATHS, JobSpecSerializer, spec_diff, spec_from_fields
 
 STATE_COLOURS: dict[str, str] = {
@@ -105,6 +106,10 @@ JSON_FIELDS = (
 class JobAdminForm(forms.ModelForm):
     """Validates through the same JobSpecSerializer as the API and manage.py."""
 
+    # Set per request by JobAdmin.get_form: the team rule depends on who edits.
+    request: HttpRequest | None = None
+    current_team: str | None = None
+
     class Meta:
         model = Job
         fields = list(FIELD_PATHS)
@@ -134,6 +139,14 @@ class JobAdminForm(forms.ModelForm):
         serializer = JobSpecSerializer(data=self.spec_from_cleaned_data())
         if serializer.is_valid():
             self.validated_spec = dict(serializer.validated_data)
+            request = self.request
+            if request is not None:
+                try:
+                    self.validated_spec["team"] = team_for_job(
+                        request.user, self.validated_spec["team"], current=self.current_team
+                    )
+                except ValueError as exc:
+                    self.add_error("team", str(exc))
             return cleaned
         by_path = {spec_path: field for field, spec_path in FIELD_PATHS.items()}
         for error_path, error_messages in _flatten_errors(serializer.errors).items():
@@ -208,11 +221,22 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class TeamScopedAdminMixin:
+    """Rows of jobs the user's teams own (or shared ones); platform admins see all."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)  # type: ignore[misc]
+        if is_platform_admin(request.user):
+            return queryset
+        return queryset.filter(job__in=selectors.visible_jobs(request.user))
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     form = JobAdminForm
     list_display = [
         "name",
+        "team",
         "engine",
         "enabled",
         "schedule_display",
@@ -221,14 +245,24 @@ class JobAdmin(admin.ModelAdmin):
         "version",
         "updated_at",
     ]
-    list_filter = ["engine", "enabled", "source_format", "destination_format"]
+    list_filter = ["team", "engine", "enabled", "source_format", "destination_format"]
     search_fields = ["name", "description", "glue_job_name", "trigger_bucket", "trigger_prefix"]
     readonly_fields = (*HISTORY_FIELDS, "schedule_preview", "trigger_test", "fire_link")
     actions = ["fire_now", "enable_jobs", "disable_jobs", "backfill"]
     fieldsets = [
         (
             None,
-            {"fields": ["name", "description", "enabled", "engine", "glue_job_name", "fire_link"]},
+            {
+                "fields": [
+                    "name",
+                    "description",
+                    "team",
+                    "enabled",
+                    "engine",
+                    "glue_job_name",
+                    "fire_link",
+                ]
+            },
         ),
         ("Source", {"fields": ["source_uri", "source_format", "source_options"]}),
         (
@@ -258,7 +292,8 @@ class JobAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Job]:
-        return selectors.job_list_with_stats()
+        stats = selectors.job_list_with_stats()
+        return stats.filter(pk__in=selectors.visible_jobs(request.user))
 
     @admin.display(description="Schedule", ordering="schedule")
     def schedule_display(self, job: Job) -> str:
@@ -355,6 +390,14 @@ class JobAdmin(admin.ModelAdmin):
             ),
         )
 
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # The team rule depends on who is editing: the form class carries the request.
+        current = obj.team if obj is not None else None
+        return type(form.__name__, (form,), {"request": request, "current_team": current})
+
     def save_model(self, request: HttpRequest, obj: Job, form: Any, change: bool) -> None:
         spec = form.validated_spec
         if change:
@@ -398,6 +441,12 @@ class JobAdmin(admin.ModelAdmin):
         ]
         return custom + super().get_urls()
 
+    def _visible_job(self, request: HttpRequest, object_id: str) -> Job:
+        job = selectors.visible_jobs(request.user).filter(pk=object_id).first()
+        if job is None:
+            raise Http404("No such job.")
+        return job
+
     def has_fire_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("jobs.fire_job")
 
@@ -405,7 +454,7 @@ class JobAdmin(admin.ModelAdmin):
         """ "Fire with parameters": a form built from the job's schema, validated by it."""
         if not self.has_fire_permission(request):
             raise PermissionDenied
-        job = selectors.job_get(Job.objects.get(pk=object_id).job_id)
+        job = self._visible_job(request, object_id)
         form = FireForm(request.POST or None, job=job)
         if request.method == "POST" and form.is_valid():
             try:
@@ -437,7 +486,7 @@ class JobAdmin(admin.ModelAdmin):
         enabled job the key would fire."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        job = Job.objects.get(pk=object_id)
+        job = self._visible_job(request, object_id)
         key = request.GET.get("key", "")
         bucket = request.GET.get("bucket", job.trigger_bucket)
         context = {
@@ -456,7 +505,7 @@ class JobAdmin(admin.ModelAdmin):
     def diff_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        job = Job.objects.get(pk=object_id)
+        job = self._visible_job(request, object_id)
         try:
             to_version = int(request.GET.get("to_version", job.version))
             from_version = int(request.GET.get("from_version", max(to_version - 1, 1)))
@@ -550,7 +599,7 @@ class RunEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(JobRun)
-class JobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class JobRunAdmin(TeamScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "short_run_id",
         "job",
@@ -720,7 +769,7 @@ class JobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(JobVersion)
-class JobVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class JobVersionAdmin(TeamScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: versions are immutable snapshots."""
 
     list_display = ["job", "version", "changed_by", "change_source", "changed_at"]
@@ -760,7 +809,7 @@ class AlertDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Alert)
-class AlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AlertAdmin(TeamScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Alert history: what was raised, for which run or window, and where it went."""
 
     list_display = ["created_at", "kind", "subject", "job", "delivered"]

@@ -48,6 +48,9 @@ class Job(models.Model):
     name = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True, default="")
     enabled = models.BooleanField(default=True)
+    # The team (a Django group that is not a role) whose members see and act on the job;
+    # "" = shared with every role. Platform admins see every job.
+    team = models.CharField(max_length=150, blank=True, default="", db_index=True)
     engine = models.CharField(max_length=16, choices=Engine.choices, default=Engine.GLUE)
     glue_job_name = models.CharField(max_length=255, blank=True, default="")
 

@@ -20,3 +20,38 @@ def ensure_roles(group_model: Any, permission_model: Any) -> None:
         group.permissions.add(
             *permission_model.objects.filter(content_type__app_label="jobs", codename__in=codenames)
         )
+
+
+def _group_names(user: Any) -> frozenset[str]:
+    # One query per request: the user object lives as long as the request does.
+    cached = getattr(user, "_diep_group_names", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True)) if user.pk else frozenset()
+        user._diep_group_names = cached
+    return cached
+
+
+def is_platform_admin(user: Any) -> bool:
+    """Superusers and the admin role see and act on every team's jobs."""
+    return bool(user.is_superuser or "admin" in _group_names(user))
+
+
+def user_teams(user: Any) -> set[str]:
+    """The teams a user belongs to: their groups other than the roles."""
+    return set(_group_names(user) - set(ROLES))
+
+
+def team_for_job(user: Any, requested: str, *, current: str | None = None) -> str:
+    """The team a job created or changed by `user` belongs to; raises ValueError with the
+    reason when the user may not give the job to that team. Without a request, a new
+    job goes to the user's only team (or is shared when they have none or several)."""
+    if is_platform_admin(user):
+        return requested
+    teams = user_teams(user)
+    if not requested and current is None and len(teams) == 1:
+        return next(iter(teams))
+    if requested and requested not in teams:
+        raise ValueError(
+            f"You can only give jobs to your own teams ({', '.join(sorted(teams)) or 'none'})."
+        )
+    return requested

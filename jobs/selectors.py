@@ -13,14 +13,26 @@ from django.utils import timezone
 from diep_portal.aws.provision import Trigger
 from diep_portal.exceptions import NotFound
 from jobs.models import SLOT_STATES, TERMINAL_STATES, Engine, Job, JobRun, JobVersion, RunState
+from jobs.roles import is_platform_admin, user_teams
 
 
-def job_get(ref: str | uuid.UUID, *, fields: Iterable[str] = ()) -> Job:
-    """A job by its public UUID or its name; NotFound otherwise.
+def visible_jobs(user: Any = None) -> QuerySet[Job]:
+    """The jobs `user` may see: their teams' and the shared ones; every job for platform
+    admins and for internal callers (no user)."""
+    if user is None or is_platform_admin(user):
+        return Job.objects.all()
+    return Job.objects.filter(Q(team="") | Q(team__in=user_teams(user)))
+
+
+def job_get(ref: str | uuid.UUID, *, user: Any = None, fields: Iterable[str] = ()) -> Job:
+    """A job by its public UUID or its name, among those `user` may see; NotFound
+    otherwise (another team's job is not found rather than forbidden: its existence is
+    not theirs to know).
 
     `fields` limits the columns loaded, for hot paths that need a few.
     """
-    query = Job.objects.only(*fields) if fields else Job.objects.all()
+    visible = visible_jobs(user)
+    query = visible.only(*fields) if fields else visible
     try:
         job_uuid = ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref))
     except ValueError:
@@ -32,13 +44,16 @@ def job_get(ref: str | uuid.UUID, *, fields: Iterable[str] = ()) -> Job:
     return job
 
 
-def run_get(run_id: str | uuid.UUID) -> JobRun:
-    """A run by its public UUID; NotFound otherwise."""
+def run_get(run_id: str | uuid.UUID, *, user: Any = None) -> JobRun:
+    """A run by its public UUID, of a job `user` may see; NotFound otherwise."""
     try:
         run_uuid = run_id if isinstance(run_id, uuid.UUID) else uuid.UUID(str(run_id))
     except ValueError:
         raise NotFound(f"No run {str(run_id)[:100]!r}.") from None
-    run = JobRun.objects.select_related("job", "job_version").filter(run_id=run_uuid).first()
+    runs = JobRun.objects.select_related("job", "job_version").filter(run_id=run_uuid)
+    if user is not None and not is_platform_admin(user):
+        runs = runs.filter(job__in=visible_jobs(user))
+    run = runs.first()
     if run is None:
         raise NotFound(f"No run {run_uuid}.")
     return run

@@ -181,6 +181,13 @@ class JobSpecSerializer(serializers.Serializer):
     description = serializers.CharField(
         max_length=MAX_DESCRIPTION_CHARS, required=False, default="", allow_blank=True
     )
+    team = serializers.CharField(
+        max_length=150,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="The team (group) whose members see and run the job; empty: shared.",
+    )
     engine = serializers.ChoiceField(choices=Engine.choices, default=Engine.GLUE)
     glue_job_name = serializers.RegexField(
         r"^[\w.\-:/ ]{1,255}$",
@@ -223,6 +230,15 @@ class JobSpecSerializer(serializers.Serializer):
         "allowed_worker_types.",
     )
     enabled = serializers.BooleanField(required=False, default=True)
+
+    def validate_team(self, value: str) -> str:
+        from django.contrib.auth.models import Group
+
+        from jobs.roles import ROLES
+
+        if value and (value in ROLES or not Group.objects.filter(name=value).exists()):
+            raise serializers.ValidationError(f"No team named {value!r}.")
+        return value
 
     def validate_capacity(self, value: Any) -> dict[str, Any]:
         try:
@@ -281,6 +297,7 @@ class JobSpecSerializer(serializers.Serializer):
 FIELD_PATHS: dict[str, tuple[str, ...]] = {
     "name": ("name",),
     "description": ("description",),
+    "team": ("team",),
     "engine": ("engine",),
     "glue_job_name": ("glue_job_name",),
     "source_uri": ("source", "uri"),

@@ -22,6 +22,7 @@ from jobs import selectors, services
 from jobs.api import serializers as io
 from jobs.api.filters import JobFilter, RunFilter, filter_parameters
 from jobs.models import Job, JobRun, Trigger
+from jobs.roles import team_for_job
 from jobs.specs import JobSpecSerializer, job_to_spec, merge_spec_patch, spec_diff
 
 ERRORS = {
@@ -58,10 +59,15 @@ def paginated(
     return paginator.get_paginated_response(data)
 
 
-def _validated_spec(data: Any) -> dict[str, Any]:
+def _validated_spec(data: Any, user: Any, *, current_team: str | None = None) -> dict[str, Any]:
     spec = JobSpecSerializer(data=data)
     spec.is_valid(raise_exception=True)
-    return dict(spec.validated_data)
+    validated = dict(spec.validated_data)
+    try:
+        validated["team"] = team_for_job(user, validated["team"], current=current_team)
+    except ValueError as exc:
+        raise ValidationFailed.from_fields({"team": [str(exc)]}) from exc
+    return validated
 
 
 def _job_response(
@@ -94,7 +100,7 @@ class JobCreateApi(ApiView):
     )
     def post(self, request: Request) -> Response:
         job = services.job_create(
-            spec=_validated_spec(request.data), user=request.user, source="api"
+            spec=_validated_spec(request.data, request.user), user=request.user, source="api"
         )
         return _job_response(job, status.HTTP_201_CREATED, with_warnings=True)
 
@@ -108,9 +114,8 @@ class JobListCreateApi(ApiView):
         responses={200: io.JobOutputSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        jobs = JobFilter(
-            request.query_params, queryset=Job.objects.select_related("created_by", "updated_by")
-        )
+        visible = selectors.visible_jobs(request.user).select_related("created_by", "updated_by")
+        jobs = JobFilter(request.query_params, queryset=visible)
         if not jobs.is_valid():
             raise ValidationFailed.from_fields(jobs.errors)
         return paginated(self, request, jobs.qs, io.JobOutputSerializer)
@@ -133,7 +138,7 @@ class JobDetailApi(ApiView):
         responses={200: io.JobOutputSerializer, **ERRORS},
     )
     def get(self, request: Request, job_ref: str) -> Response:
-        return _job_response(selectors.job_get(job_ref))
+        return _job_response(selectors.job_get(job_ref, user=request.user))
 
     @extend_schema(
         operation_id="jobs_partial_update",
@@ -144,10 +149,12 @@ class JobDetailApi(ApiView):
         "Nested source/destination/trigger objects merge; `trigger: null` removes it.",
     )
     def patch(self, request: Request, job_ref: str) -> Response:
-        job = selectors.job_get(job_ref)
+        job = selectors.job_get(job_ref, user=request.user)
         if not isinstance(request.data, dict):
             raise ValidationFailed("Expected a JSON object.")
-        spec = _validated_spec(merge_spec_patch(job_to_spec(job), request.data))
+        spec = _validated_spec(
+            merge_spec_patch(job_to_spec(job), request.data), request.user, current_team=job.team
+        )
         return _job_response(
             services.job_update(job=job, spec=spec, user=request.user, source="api"),
             with_warnings=True,
@@ -160,7 +167,10 @@ class _JobEnabledApi(ApiView):
 
     def post(self, request: Request, job_ref: str) -> Response:
         job = services.job_set_enabled(
-            job=selectors.job_get(job_ref), enabled=self.enabled, user=request.user, source="api"
+            job=selectors.job_get(job_ref, user=request.user),
+            enabled=self.enabled,
+            user=request.user,
+            source="api",
         )
         return _job_response(job)
 
@@ -196,7 +206,7 @@ class JobVersionListApi(ApiView):
         responses={200: io.JobVersionOutputSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request, job_ref: str) -> Response:
-        job = selectors.job_get(job_ref)
+        job = selectors.job_get(job_ref, user=request.user)
         versions = job.versions.select_related("changed_by").order_by("-version")
         return paginated(self, request, versions, io.JobVersionOutputSerializer)
 
@@ -208,7 +218,7 @@ class JobVersionDiffApi(ApiView):
         responses={200: io.VersionDiffOutputSerializer, **ERRORS},
     )
     def get(self, request: Request, job_ref: str) -> Response:
-        job = selectors.job_get(job_ref)
+        job = selectors.job_get(job_ref, user=request.user)
         query = io.VersionDiffQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         before = selectors.job_version_get(job, query.validated_data["from_version"])
@@ -244,7 +254,7 @@ class JobRunListApi(ApiView):
         responses={200: io.RunOutputSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request, job_ref: str) -> Response:
-        job = selectors.job_get(job_ref)
+        job = selectors.job_get(job_ref, user=request.user)
         runs = _filtered_runs(request, _runs().filter(job=job))
         return paginated(self, request, runs, io.RunOutputSerializer)
 
@@ -286,7 +296,7 @@ class JobFireApi(ApiView):
                 {"Idempotency-Key": ["1 to 255 printable ASCII characters without spaces."]}
             )
         result = services.job_fire(
-            job=selectors.job_get(job_ref, fields=services.FIRE_FIELDS),
+            job=selectors.job_get(job_ref, user=request.user, fields=services.FIRE_FIELDS),
             parameters=body.validated_data["parameters"],
             trigger=Trigger.API,
             user=request.user,
@@ -313,7 +323,8 @@ class RunListApi(ApiView):
         responses={200: io.RunOutputSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        return paginated(self, request, _filtered_runs(request, _runs()), io.RunOutputSerializer)
+        runs = _runs().filter(job__in=selectors.visible_jobs(request.user))
+        return paginated(self, request, _filtered_runs(request, runs), io.RunOutputSerializer)
 
 
 def _run_param() -> OpenApiParameter:
@@ -329,7 +340,7 @@ class RunDetailApi(ApiView):
         responses={200: io.RunDetailOutputSerializer, **ERRORS},
     )
     def get(self, request: Request, run_id: str) -> Response:
-        run = selectors.run_get(run_id)
+        run = selectors.run_get(run_id, user=request.user)
         return Response(io.RunDetailOutputSerializer(run).data)
 
 
@@ -343,7 +354,9 @@ class RunStopApi(ApiView):
         responses={202: io.RunOutputSerializer, 409: io.ErrorSerializer, **ERRORS},
     )
     def post(self, request: Request, run_id: str) -> Response:
-        run = services.run_stop(run=selectors.run_get(run_id), user=request.user, source="api")
+        run = services.run_stop(
+            run=selectors.run_get(run_id, user=request.user), user=request.user, source="api"
+        )
         return Response(io.RunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -357,5 +370,7 @@ class RunRetryApi(ApiView):
         responses={202: io.RunOutputSerializer, 409: io.ErrorSerializer, **ERRORS},
     )
     def post(self, request: Request, run_id: str) -> Response:
-        new_run = services.run_retry(run=selectors.run_get(run_id), user=request.user, source="api")
+        new_run = services.run_retry(
+            run=selectors.run_get(run_id, user=request.user), user=request.user, source="api"
+        )
         return Response(io.RunOutputSerializer(new_run).data, status=status.HTTP_202_ACCEPTED)
