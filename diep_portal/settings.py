@@ -198,6 +198,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Three models have a `state`: each enum gets its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "RunStateEnum": "jobs.models.RunState",
+        "FileStateEnum": "ingestion.models.FileState",
+        "BackfillStateEnum": "ingestion.models.BackfillState",
+    },
 }
 
 # ---------------------------------------------------------------- Celery
