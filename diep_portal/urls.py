@@ -1,5 +1,9 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path, re_path
+from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from diep_portal import observability
@@ -16,3 +20,20 @@ urlpatterns = [
     path("readyz", observability.readyz, name="readyz"),
     path("metrics", observability.metrics, name="metrics"),
 ]
+
+
+API_PREFIXES = ("/api/", "/create_job", "/fire_job")
+
+
+def bad_request(request: HttpRequest, exception: Any) -> HttpResponse:
+    """Requests Django itself refuses before any view (too many form fields, a hostile
+    multipart body): the API answers in its own JSON error shape, never an HTML page."""
+    if request.path.startswith(API_PREFIXES):
+        return JsonResponse(
+            {"detail": "The request could not be read.", "code": "bad_request", "fields": {}},
+            status=400,
+        )
+    return defaults.bad_request(request, exception)
+
+
+handler400 = bad_request

@@ -15,9 +15,10 @@ from ingestion.routing import jobs_for_key
 from jobs import selectors
 from jobs.api.filters import filter_parameters
 from jobs.api.serializers import ErrorSerializer
-from jobs.api.views import ApiView, paginated
+from jobs.api.views import ApiView, page_of, paginated
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
+JOB_ERRORS = {**ERRORS, 404: ErrorSerializer}  # operations on one job: unknown → 404
 
 
 class FileFilter(django_filters.FilterSet):
@@ -67,7 +68,7 @@ class FileListApi(ApiView):
     @extend_schema(
         operation_id="files_list",
         parameters=filter_parameters(FileFilter),
-        responses={200: FileOutputSerializer(many=True), **ERRORS},
+        responses={200: page_of(FileOutputSerializer), **ERRORS},
     )
     def get(self, request: Request) -> Response:
         files = FileFilter(
@@ -196,7 +197,7 @@ class JobBackfillApi(ApiView):
     required_permissions = {"*": "jobs.view_jobrun", "POST": "jobs.fire_job"}
 
     @extend_schema(
-        operation_id="jobs_backfills_list", responses={200: BackfillOutput(many=True), **ERRORS}
+        operation_id="jobs_backfills_list", responses={200: page_of(BackfillOutput), **JOB_ERRORS}
     )
     def get(self, request: Request, job_ref: str) -> Response:
         job = selectors.job_get(job_ref, user=request.user)
@@ -207,7 +208,7 @@ class JobBackfillApi(ApiView):
     @extend_schema(
         operation_id="jobs_backfill",
         request=BackfillInput,
-        responses={202: BackfillOutput, 409: ErrorSerializer, **ERRORS},
+        responses={202: BackfillOutput, 409: ErrorSerializer, **JOB_ERRORS},
     )
     def post(self, request: Request, job_ref: str) -> Response:
         job = selectors.job_get(job_ref, user=request.user)

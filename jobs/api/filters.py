@@ -62,6 +62,8 @@ class RunFilter(django_filters.FilterSet):
 _FILTER_TYPES = {
     django_filters.BooleanFilter: OpenApiTypes.BOOL,
     django_filters.IsoDateTimeFilter: OpenApiTypes.DATETIME,
+    django_filters.UUIDFilter: OpenApiTypes.UUID,
+    django_filters.NumberFilter: OpenApiTypes.NUMBER,
 }
 
 

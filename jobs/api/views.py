@@ -8,7 +8,13 @@ from typing import Any
 from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers as drf_serializers
 from rest_framework import status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission
@@ -48,6 +54,19 @@ class HasMethodPermission(BasePermission):
 class ApiView(APIView):
     permission_classes = [HasMethodPermission]
     required_permissions: dict[str, str] = {"*": "jobs.view_job"}
+
+
+def page_of(serializer: type) -> Any:
+    """The documented shape of a `paginated` response of `serializer` items."""
+    return inline_serializer(
+        name=f"Paginated{serializer.__name__.removesuffix('Serializer')}List",
+        fields={
+            "count": drf_serializers.IntegerField(),
+            "next": drf_serializers.URLField(allow_null=True),
+            "previous": drf_serializers.URLField(allow_null=True),
+            "results": serializer(many=True),
+        },
+    )
 
 
 def paginated(
@@ -111,7 +130,7 @@ class JobListCreateApi(ApiView):
     @extend_schema(
         operation_id="jobs_list",
         parameters=filter_parameters(JobFilter),
-        responses={200: io.JobOutputSerializer(many=True), **ERRORS},
+        responses={200: page_of(io.JobOutputSerializer), **ERRORS},
     )
     def get(self, request: Request) -> Response:
         visible = selectors.visible_jobs(request.user).select_related("created_by", "updated_by")
@@ -203,7 +222,7 @@ class JobVersionListApi(ApiView):
     @extend_schema(
         operation_id="jobs_versions_list",
         parameters=[_job_param("job_ref")],
-        responses={200: io.JobVersionOutputSerializer(many=True), **ERRORS},
+        responses={200: page_of(io.JobVersionOutputSerializer), **ERRORS},
     )
     def get(self, request: Request, job_ref: str) -> Response:
         job = selectors.job_get(job_ref, user=request.user)
@@ -251,7 +270,7 @@ class JobRunListApi(ApiView):
     @extend_schema(
         operation_id="jobs_runs_list",
         parameters=[_job_param("job_ref"), *filter_parameters(RunFilter)],
-        responses={200: io.RunOutputSerializer(many=True), **ERRORS},
+        responses={200: page_of(io.RunOutputSerializer), **ERRORS},
     )
     def get(self, request: Request, job_ref: str) -> Response:
         job = selectors.job_get(job_ref, user=request.user)
@@ -320,7 +339,7 @@ class RunListApi(ApiView):
     @extend_schema(
         operation_id="runs_list",
         parameters=filter_parameters(RunFilter),
-        responses={200: io.RunOutputSerializer(many=True), **ERRORS},
+        responses={200: page_of(io.RunOutputSerializer), **ERRORS},
     )
     def get(self, request: Request) -> Response:
         runs = _runs().filter(job__in=selectors.visible_jobs(request.user))
