@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
+from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
@@ -38,14 +40,24 @@ class JobFilter(django_filters.FilterSet):
         return queryset.exclude(schedule="") if value else queryset.filter(schedule="")
 
 
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 datetime compared in UTC. ISO allows offsets PostgreSQL does not
+    (-23:17 is valid ISO; PostgreSQL stops at ±15:59), so the value is converted first."""
+
+    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return super().filter(qs, value)
+
+
 class RunFilter(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=RunState.choices)
     trigger = django_filters.ChoiceFilter(choices=Trigger.choices)
     job = django_filters.CharFilter(
         method="filter_job", max_length=100, help_text="Job UUID or name."
     )
-    queued_after = django_filters.IsoDateTimeFilter(field_name="queued_at", lookup_expr="gte")
-    queued_before = django_filters.IsoDateTimeFilter(field_name="queued_at", lookup_expr="lt")
+    queued_after = UtcDateTimeFilter(field_name="queued_at", lookup_expr="gte")
+    queued_before = UtcDateTimeFilter(field_name="queued_at", lookup_expr="lt")
     external_run_id = django_filters.CharFilter(max_length=255)
 
     class Meta:
@@ -62,6 +74,7 @@ class RunFilter(django_filters.FilterSet):
 _FILTER_TYPES = {
     django_filters.BooleanFilter: OpenApiTypes.BOOL,
     django_filters.IsoDateTimeFilter: OpenApiTypes.DATETIME,
+    UtcDateTimeFilter: OpenApiTypes.DATETIME,
     django_filters.UUIDFilter: OpenApiTypes.UUID,
     django_filters.NumberFilter: OpenApiTypes.NUMBER,
 }

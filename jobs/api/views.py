@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -56,6 +57,7 @@ class ApiView(APIView):
     required_permissions: dict[str, str] = {"*": "jobs.view_job"}
 
 
+@functools.cache  # one component per item type, however many operations list it
 def page_of(serializer: type) -> Any:
     """The documented shape of a `paginated` response of `serializer` items."""
     return inline_serializer(

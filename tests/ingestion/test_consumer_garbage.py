@@ -65,3 +65,57 @@ def test_rejections_are_counted_by_reason(db: None) -> None:
     assert counts["rejected:too_large"] == 1
     assert counts["rejected:unknown_shape"] == 1
     assert counts["received"] == 3
+
+
+def test_garbage_ends_in_the_dlq_through_the_redrive_policy(
+    aws: str, make_job: Any, settings: Any
+) -> None:
+    """On a real queue (moto server) with a redrive policy: every hostile body is received
+    up to maxReceiveCount times, counted each time, then moved to the DLQ by SQS; the good
+    message in between is recorded and deleted."""
+    import time
+
+    from diep_portal.aws.session import get_client
+    from ingestion.consumer import Consumer
+
+    sqs = get_client("sqs")
+    dlq = sqs.create_queue(QueueName="garbage-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])
+    queue = sqs.create_queue(
+        QueueName="garbage",
+        Attributes={
+            "VisibilityTimeout": "1",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"], "maxReceiveCount": 2}
+            ),
+        },
+    )["QueueUrl"]
+    hostile = ["{", "x" * 300_000, '{"Hello": 1}', "[" * 50_000 + "]" * 50_000, "\x00\x01"]
+    for body in hostile:
+        sqs.send_message(QueueUrl=queue, MessageBody=body)
+    sqs.send_message(
+        QueueUrl=queue,
+        MessageBody=json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"}),
+    )
+    settings.DIEP_CONSUMER_VISIBILITY_SECONDS = 1  # the consumer asks for this on receive
+    consumer = Consumer(queue_url=queue, wait_seconds=1)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        consumer.run_once()
+        moved = sqs.get_queue_attributes(
+            QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        if int(moved["Attributes"]["ApproximateNumberOfMessages"]) == len(hostile):
+            break
+        time.sleep(1.1)  # the visibility timeout, so SQS offers them again
+    in_dlq = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert int(in_dlq["Attributes"]["ApproximateNumberOfMessages"]) == len(hostile)
+    left = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    assert (
+        left["ApproximateNumberOfMessages"] == left["ApproximateNumberOfMessagesNotVisible"] == "0"
+    )
+    counts = dict(ConsumedMessageStat.objects.values_list("outcome", "count"))
+    assert counts["test_event"] == 1
+    assert counts["rejected:not_json"] >= 2
+    assert counts["rejected:too_large"] >= 1
+    assert counts["rejected:unknown_shape"] >= 1

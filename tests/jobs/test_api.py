@@ -477,3 +477,29 @@ def test_throttling_answers_429_in_the_error_shape(api: APIClient, monkeypatch: 
     assert statuses == [200, 200, 200, 429]
     assert api.get("/api/v1/jobs/").json()["code"] == "throttled"
     cache.clear()
+
+
+def test_an_expired_token_is_401_and_tokens_are_stored_hashed(
+    operator: Any, client_for: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from knox.models import AuthToken
+
+    instance, token = AuthToken.objects.create(user=operator)
+    assert token not in {instance.digest, instance.token_key}  # only a digest is kept
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/jobs/").status_code == 200
+    AuthToken.objects.filter(pk=instance.pk).update(expiry=timezone.now() - timedelta(seconds=1))
+    assert client.get("/api/v1/jobs/").status_code == 401
+
+
+def test_a_date_filter_with_an_offset_postgres_cannot_store_is_compared_in_utc(
+    api: APIClient, make_job: Any
+) -> None:
+    # Found by schemathesis: ISO 8601 allows -23:17, PostgreSQL refused it (a 500).
+    response = api.get("/api/v1/runs/", {"queued_before": "1614-12-22T16:22:45-23:17"})
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
