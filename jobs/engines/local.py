@@ -123,6 +123,7 @@ def execute_local_run(*, run_id: str) -> None:
 def _stopped_state(run: JobRun) -> str:
     from jobs.models import RunState
 
+    run.refresh_from_db(fields=["stop_reason"])  # set by whoever stopped it, meanwhile
     return RunState.TIMEOUT if run.stop_reason == "timeout" else RunState.STOPPED
 
 

@@ -234,3 +234,26 @@ def test_a_bookmarked_source_reads_only_files_since_the_last_success(
     assert second.state == RunState.SUCCEEDED
     assert second.metrics["files"] == 1
     assert second.metrics["rows_out"] == 1
+
+
+def test_a_timeout_while_running_ends_timeout(
+    buckets: Any, make_job: Any, inline_worker: list[str], monkeypatch: Any
+) -> None:
+    buckets.put_object(Bucket=RAW, Key="orders/a.csv", Body=b"id,region,amount\n1,eu,1\n")
+    buckets.put_object(Bucket=RAW, Key="orders/b.csv", Body=b"id,region,amount\n2,eu,1\n")
+    from ingestion.etl import transform
+
+    original = transform.Transform.apply
+
+    def overdue_after_first_batch(self: Any, batch: Any, source_file: str) -> Any:
+        running = JobRun.objects.filter(state=RunState.RUNNING).first()
+        if running is not None:  # what recover_lost_local_runs does to an overdue run
+            services.transition_run(
+                run=running, to=RunState.STOPPING, source="timeout", stop_reason="timeout"
+            )
+            time.sleep(0.5)
+        return original(self, batch, source_file)
+
+    monkeypatch.setattr(transform.Transform, "apply", overdue_after_first_batch)
+    run = fire_and_run(local_job(make_job))
+    assert run.state == RunState.TIMEOUT
