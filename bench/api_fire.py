@@ -25,9 +25,11 @@ from pathlib import Path
 
 import requests
 
-from bench.common import create_database, drop_database
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `python bench/api_fire.py`, as `make bench` runs it
+
+from bench.common import create_database, drop_database  # noqa: E402
+
 BROKER = "redis://127.0.0.1:6379/13"
 BENCH_SUFFIX = "_bench_api"
 
