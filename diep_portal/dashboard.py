@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from diep_portal.observability import queue_depths
+
 BAR_WIDTH, BAR_HEIGHT = 360, 18
 
 
@@ -89,7 +91,8 @@ def dashboard(now: datetime | None = None) -> dict[str, Any]:
         "hourly_chart": column_chart([(hour, hourly.get(hour, 0)) for hour in hours]),
         "health": [(job, rate_bar(job.success_rate)) for job in health],
         "event_lag_seconds": lag.total_seconds() if lag else None,
-        "dlq_depth": _dlq_depth(),
+        # None: shown as unknown, the dashboard never fails for AWS.
+        "dlq_depth": queue_depths().get(settings.DIEP_INGEST_DLQ),
         "failures": failures,
     }
 
@@ -100,16 +103,6 @@ def _percentile(values: list[float], percent: int) -> float | None:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
-
-
-def _dlq_depth() -> int | None:
-    from diep_portal.aws.sqs import sqs_depth, sqs_queue_url
-    from diep_portal.exceptions import AwsError
-
-    try:
-        return sqs_depth(queue_url=sqs_queue_url(queue_name=settings.DIEP_INGEST_DLQ))
-    except AwsError:
-        return None  # shown as unknown: the dashboard never fails for AWS
 
 
 def bar_chart(rows: list[tuple[str, int, str]]) -> SafeString:

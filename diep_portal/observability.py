@@ -196,7 +196,7 @@ class DiepCollector(Collector):
         depth = GaugeMetricFamily(
             "diep_queue_depth", "Messages in the event queue and its DLQ.", labels=["queue"]
         )
-        for queue, value in _queue_depths().items():
+        for queue, value in queue_depths().items():
             depth.add_metric([queue], value)
         yield depth
 
@@ -204,8 +204,10 @@ class DiepCollector(Collector):
 _depth_cache: dict[str, Any] = {}
 
 
-def _queue_depths() -> dict[str, int]:
-    """Two SQS calls at most every 15 s, whatever the scrape rate; {} if AWS is away."""
+def queue_depths() -> dict[str, int]:
+    """Depth of the event queue and its DLQ, by name; a queue AWS did not answer for is
+    missing. Two SQS calls at most every 15 s, however often scrapes and dashboard
+    views ask."""
     from diep_portal.aws.sqs import sqs_depth, sqs_queue_url
     from diep_portal.exceptions import AwsError
 

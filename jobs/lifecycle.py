@@ -355,20 +355,22 @@ def recover_stale_starts() -> int:
     cutoff = timezone.now() - timedelta(seconds=settings.DIEP_STALE_START_SECONDS)
     recovered = 0
     # PENDING this long: its start task was lost (a broker restarted without
-    # persistence, say). Sending it again is safe: the start claims the run first.
-    for run in JobRun.objects.filter(state=RunState.PENDING, updated_at__lt=cutoff):
-        logger.info("run.start_resent", extra={"run_id": str(run.run_id)})
-        services.enqueue_start(run)
-        JobRun.objects.filter(pk=run.pk, state=RunState.PENDING).update(updated_at=timezone.now())
-        recovered += 1
-    # STOPPING this long with the engine still running it: the stop request is sent again.
-    for run in JobRun.objects.filter(state=RunState.STOPPING, updated_at__lt=cutoff).exclude(
-        external_run_id=""
-    ):
-        logger.info("run.stop_resent", extra={"run_id": str(run.run_id)})
-        services.enqueue_stop(run)
-        JobRun.objects.filter(pk=run.pk, state=RunState.STOPPING).update(updated_at=timezone.now())
-        recovered += 1
+    # persistence, say). STOPPING this long with the engine still running it: its stop
+    # request was. Sending either again is safe: start claims the run first, and stop
+    # acts only on a STOPPING run.
+    lost_messages = (
+        (RunState.PENDING, services.enqueue_start, "run.start_resent"),
+        (RunState.STOPPING, services.enqueue_stop, "run.stop_resent"),
+    )
+    for state, resend, event in lost_messages:
+        stale = JobRun.objects.filter(state=state, updated_at__lt=cutoff)
+        if state == RunState.STOPPING:
+            stale = stale.exclude(external_run_id="")
+        for run in stale:
+            logger.info(event, extra={"run_id": str(run.run_id)})
+            resend(run)
+            JobRun.objects.filter(pk=run.pk, state=state).update(updated_at=timezone.now())
+            recovered += 1
     for run in JobRun.objects.select_related("job").filter(
         state=RunState.STARTING, external_run_id="", started_at__lt=cutoff
     ):

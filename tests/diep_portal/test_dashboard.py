@@ -19,6 +19,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def browser(admin_browser: Client) -> Client:
+    from diep_portal import observability
+
+    observability._depth_cache.clear()  # queue depths are cached for 15 s
     return admin_browser
 
 
