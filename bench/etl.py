@@ -2,7 +2,7 @@
 
 Generates mixed-type CSVs (~0.5 GB and ~2 GB by default) on local disk, then times, each
 in a fresh process (so peak RSS is its own):
-  - DIEP: ingestion.etl CSV → Hive-partitioned Parquet with a rename, two casts and a
+  - DIEP: etl CSV → Hive-partitioned Parquet with a rename, two casts and a
     filter (the library's streaming path);
   - raw pyarrow: pyarrow.csv.read_csv + pyarrow.parquet.write_table, no transform;
   - pandas: read_csv + to_parquet, no transform.
@@ -84,8 +84,8 @@ def _schema() -> Any:
 
 
 def run_diep(source: str, out: str) -> None:
-    from ingestion.etl.run import EtlRequest, run_etl
-    from ingestion.etl.storage import Storage
+    from etl.run import EtlRequest, run_etl
+    from etl.storage import Storage
 
     spec = {
         "source": {"uri": source, "format": "csv"},
@@ -118,7 +118,7 @@ CONTENDERS = {"diep": run_diep, "raw": run_raw, "pandas": run_pandas}
 
 
 IMPORTS = {
-    "diep": ["ingestion.etl.run", "ingestion.etl.storage"],
+    "diep": ["etl.run", "etl.storage"],
     "raw": ["pyarrow.csv", "pyarrow.parquet"],
     "pandas": ["pandas", "pyarrow.parquet"],
 }

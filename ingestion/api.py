@@ -11,11 +11,11 @@ from rest_framework.response import Response
 from diep_portal.exceptions import ValidationFailed
 from ingestion import services
 from ingestion.models import Backfill, FileState, IngestedFile
-from ingestion.routing import jobs_for_key
 from jobs import selectors
 from jobs.api.filters import filter_parameters
 from jobs.api.serializers import ErrorSerializer
 from jobs.api.views import ApiView, page_of, paginated
+from jobs.triggers import jobs_for_key
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 JOB_ERRORS = {**ERRORS, 404: ErrorSerializer}  # operations on one job: unknown → 404

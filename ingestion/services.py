@@ -29,9 +29,9 @@ from ingestion.models import (
     FileState,
     IngestedFile,
 )
-from ingestion.routing import trigger_matches
 from jobs import services as job_services
 from jobs.models import Job, JobRun, RunState, Trigger
+from jobs.triggers import trigger_matches
 
 logger = logging.getLogger(__name__)
 

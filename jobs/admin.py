@@ -18,11 +18,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from diep_portal.exceptions import ApplicationError, ValidationFailed
-from ingestion.routing import jobs_for_key, trigger_matches, trigger_overlap_warnings
 from jobs import schedules, selectors, services
 from jobs.models import Alert, AlertDelivery, Job, JobRun, JobVersion, RunEvent, RunState, Trigger
 from jobs.roles import is_platform_admin, team_for_job
 from jobs.specs import FIELD_PATHS, JobSpecSerializer, spec_diff, spec_from_fields
+from jobs.triggers import jobs_for_key, trigger_matches, trigger_overlap_warnings
 
 STATE_COLOURS: dict[str, str] = {
     RunState.QUEUED: "#6c757d",

@@ -10,10 +10,10 @@ from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from diep_portal.aws.provision import Trigger
 from diep_portal.exceptions import NotFound
 from jobs.models import SLOT_STATES, TERMINAL_STATES, Engine, Job, JobRun, JobVersion, RunState
 from jobs.roles import is_platform_admin, user_teams
+from jobs.triggers import S3Trigger
 
 
 def visible_jobs(user: Any = None) -> QuerySet[Job]:
@@ -148,18 +148,11 @@ def job_bookmark(job: Job) -> str | None:
     return metrics.get("bookmark") if metrics else None
 
 
-def job_triggers() -> list[Trigger]:
+def job_triggers() -> list[S3Trigger]:
     """The S3 triggers of every enabled job: what the bucket notifications must carry."""
     jobs = Job.objects.filter(enabled=True).exclude(trigger_bucket="").order_by("name")
-    return [
-        Trigger(
-            job_name=job.name,
-            bucket=job.trigger_bucket,
-            prefix=job.trigger_prefix,
-            suffix=job.trigger_suffix,
-        )
-        for job in jobs.only("name", "trigger_bucket", "trigger_prefix", "trigger_suffix")
-    ]
+    fields = ("name", "trigger_bucket", "trigger_prefix", "trigger_suffix")
+    return [trigger for job in jobs.only(*fields) if (trigger := S3Trigger.of(job)) is not None]
 
 
 def glue_job_names() -> list[str]:

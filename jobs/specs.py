@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from ingestion.etl import spec as etl_spec
+from etl import spec as etl_spec
 from jobs import capacity, schedules, validators
 from jobs.models import CatchUp, DestinationFormat, Engine, Job, SourceFormat, WriteMode
 

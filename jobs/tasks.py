@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from diep_portal.aws import provision
 from diep_portal.exceptions import TransientAwsError
+from diep_portal.infrastructure import infrastructure_apply
 from diep_portal.locks import single_flight
-from jobs import alerts, lifecycle, metadata, scheduler, selectors, services
+from jobs import alerts, lifecycle, mirror, scheduler, services
 
 # Backoff stays under the broker's visibility timeout (settings), or a waiting retry
 # would be handed to a second worker.
@@ -133,18 +133,17 @@ def provision_infrastructure(self) -> dict[str, int]:  # type: ignore[no-untyped
     with single_flight("jobs.provision_infrastructure", timeout_seconds=300) as mine:
         if not mine:
             raise self.retry(countdown=5)
-        desired = provision.desired_infrastructure(triggers=selectors.job_triggers())
-        return provision.summarize(provision.apply(desired))
+        return infrastructure_apply().summary
 
 
 @shared_task(name="jobs.mirror_drain", acks_late=True, ignore_result=True)
 def mirror_drain() -> dict[str, int]:
-    """Send job and run changes to the DynamoDB mirror (metadata)."""
-    return dict(metadata.mirror_drain().__dict__)
+    """Send job and run changes to the DynamoDB mirror (jobs.mirror)."""
+    return dict(mirror.mirror_drain().__dict__)
 
 
 @shared_task(name="jobs.mirror_reconcile", acks_late=True, ignore_result=True)
 def mirror_reconcile() -> dict[str, int]:
-    """Compare the mirror with the database and repair drift (metadata)."""
-    reports = metadata.mirror_reconcile(repair=True)
+    """Compare the mirror with the database and repair drift (jobs.mirror)."""
+    reports = mirror.mirror_reconcile(repair=True)
     return {name: report.drift for name, report in reports.items()}

@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 from django.core.exceptions import ValidationError
 
-from ingestion.etl.spec import json_depth
+from etl.spec import json_depth
 
 BUCKET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 PARAMETER_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")

@@ -30,6 +30,8 @@ def _from_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class KeySchema:
+    """A table's string keys: the partition (HASH) key and an optional sort (RANGE) key."""
+
     partition_key: str
     sort_key: str | None = None
 
@@ -105,16 +107,24 @@ def dynamodb_get_item(*, table: str, key: Mapping[str, str]) -> dict[str, Any] |
     return _from_attributes(item) if item else None
 
 
-def dynamodb_ensure_table(*, table: str, key: KeySchema) -> bool:
-    """Create an on-demand table with string keys unless it exists; True if created."""
-    client = get_client("dynamodb")
+def dynamodb_table_key(*, table: str) -> KeySchema | None:
+    """A table's key schema (DescribeTable); None when the table does not exist."""
     try:
         with translate_aws_errors("dynamodb", "DescribeTable"):
-            client.describe_table(TableName=table)
-        return False
+            description = get_client("dynamodb").describe_table(TableName=table)["Table"]
     except PermanentAwsError as exc:
-        if exc.code != "ResourceNotFoundException":
-            raise
+        if exc.code == "ResourceNotFoundException":
+            return None
+        raise
+    keys = {item["KeyType"]: item["AttributeName"] for item in description.get("KeySchema", [])}
+    return KeySchema(partition_key=keys.get("HASH", ""), sort_key=keys.get("RANGE"))
+
+
+def dynamodb_ensure_table(*, table: str, key: KeySchema) -> bool:
+    """Create an on-demand table with string keys unless it exists; True if created."""
+    if dynamodb_table_key(table=table) is not None:
+        return False
+    client = get_client("dynamodb")
     names = [key.partition_key] + ([key.sort_key] if key.sort_key else [])
     schema = [{"AttributeName": key.partition_key, "KeyType": "HASH"}]
     if key.sort_key:

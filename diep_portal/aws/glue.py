@@ -185,15 +185,27 @@ def glue_batch_stop_job_run(*, job_name: str, job_run_ids: list[str]) -> GlueSto
     return GlueStopResult(stopped=stopped, errors=errors)
 
 
-def glue_get_job(*, job_name: str) -> GlueJobInfo | None:
-    """The job definition, or None when Glue has no job of that name."""
+def glue_get_job_definition(*, job_name: str) -> dict[str, Any] | None:
+    """The job's whole GetJob `Job` structure as Glue returns it; None when Glue has no
+    job of that name.
+
+    For provisioning, which compares and rewrites every field (UpdateJob overwrites the
+    whole definition); everyone else reads the typed `glue_get_job`.
+    """
     try:
         with translate_aws_errors("glue", "GetJob"):
-            job = get_client("glue").get_job(JobName=job_name)["Job"]
+            return dict(get_client("glue").get_job(JobName=job_name)["Job"])
     except PermanentAwsError as exc:
         if exc.code == "EntityNotFoundException":
             return None
         raise
+
+
+def glue_get_job(*, job_name: str) -> GlueJobInfo | None:
+    """The job definition, or None when Glue has no job of that name."""
+    job = glue_get_job_definition(job_name=job_name)
+    if job is None:
+        return None
     return GlueJobInfo(
         name=job["Name"],
         role=job.get("Role", ""),
@@ -217,22 +229,45 @@ def glue_create_job(
     number_of_workers: int = 2,
     max_concurrent_runs: int = 1,
 ) -> None:
-    """CreateJob for a Spark ETL script (`glueetl`, Python 3), for provisioning and tests.
+    """CreateJob for a Spark ETL script (`glueetl`, Python 3) with Glue's own timeout and
+    retry defaults; provisioning sets those too, through `glue_create_job_from_definition`.
 
     Not idempotent: on AWS an existing job is a PermanentAwsError
     (AlreadyExistsException; moto silently replaces it). Check with `glue_get_job` first.
     """
+    glue_create_job_from_definition(
+        job_name=name,
+        definition={
+            "Role": role,
+            "Command": {
+                "Name": "glueetl",
+                "ScriptLocation": script_location,
+                "PythonVersion": "3",
+            },
+            "DefaultArguments": dict(default_arguments or {}),
+            "GlueVersion": glue_version,
+            "WorkerType": worker_type,
+            "NumberOfWorkers": number_of_workers,
+            "ExecutionProperty": {"MaxConcurrentRuns": max_concurrent_runs},
+        },
+    )
+
+
+def glue_create_job_from_definition(*, job_name: str, definition: Mapping[str, Any]) -> None:
+    """CreateJob with a whole definition: the JobUpdate structure (Role, Command,
+    DefaultArguments, Timeout, MaxRetries, ...), which CreateJob takes beside the Name.
+
+    Not idempotent, like `glue_create_job`.
+    """
     with translate_aws_errors("glue", "CreateJob"):
-        get_client("glue").create_job(
-            Name=name,
-            Role=role,
-            Command={"Name": "glueetl", "ScriptLocation": script_location, "PythonVersion": "3"},
-            DefaultArguments=dict(default_arguments or {}),
-            GlueVersion=glue_version,
-            WorkerType=worker_type,
-            NumberOfWorkers=number_of_workers,
-            ExecutionProperty={"MaxConcurrentRuns": max_concurrent_runs},
-        )
+        get_client("glue").create_job(Name=job_name, **definition)
+
+
+def glue_update_job(*, job_name: str, definition: Mapping[str, Any]) -> None:
+    """UpdateJob: Glue replaces the job's whole definition with `definition` (fields left
+    out are reset, not kept), so send every field the job needs."""
+    with translate_aws_errors("glue", "UpdateJob"):
+        get_client("glue").update_job(JobName=job_name, JobUpdate=dict(definition))
 
 
 def glue_run_logs_url(*, job_run_id: str) -> str:

@@ -1,13 +1,18 @@
-"""SQS hooks for the ingestion consumer: batch receive, batch delete, visibility."""
+"""SQS hooks: batch receive, batch delete and visibility for the ingestion consumer;
+queues and their attributes for provisioning."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from diep_portal.aws.errors import translate_aws_errors
 from diep_portal.aws.session import get_client
+from diep_portal.exceptions import PermanentAwsError
+
+# AWS's query protocol and its JSON protocol (and moto) name a missing queue differently.
+_NO_SUCH_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 
 
 @dataclass(frozen=True)
@@ -116,3 +121,32 @@ def sqs_start_move_task(*, source_arn: str) -> None:
     """StartMessageMoveTask: SQS moves a DLQ's messages back to their source queue."""
     with translate_aws_errors("sqs", "StartMessageMoveTask"):
         get_client("sqs").start_message_move_task(SourceArn=source_arn)
+
+
+def sqs_get_queue_attributes(*, queue_name: str) -> dict[str, str] | None:
+    """All attributes of a queue by name (strings, as SQS reports them); None when the
+    queue does not exist."""
+    client = get_client("sqs")
+    try:
+        with translate_aws_errors("sqs", "GetQueueUrl"):
+            url = client.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    except PermanentAwsError as exc:
+        if exc.code in _NO_SUCH_QUEUE_CODES:
+            return None
+        raise
+    with translate_aws_errors("sqs", "GetQueueAttributes"):
+        attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    return {str(k): str(v) for k, v in attributes.get("Attributes", {}).items()}
+
+
+def sqs_create_queue(*, queue_name: str, attributes: Mapping[str, str]) -> None:
+    """CreateQueue with these attributes (an existing queue with other values is an
+    error on AWS: read first)."""
+    with translate_aws_errors("sqs", "CreateQueue"):
+        get_client("sqs").create_queue(QueueName=queue_name, Attributes=dict(attributes))
+
+
+def sqs_set_queue_attributes(*, queue_url: str, attributes: Mapping[str, str]) -> None:
+    """SetQueueAttributes: the given attributes change, the others stay as they are."""
+    with translate_aws_errors("sqs", "SetQueueAttributes"):
+        get_client("sqs").set_queue_attributes(QueueUrl=queue_url, Attributes=dict(attributes))

@@ -24,13 +24,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from diep_portal.exceptions import ValidationFailed
-from ingestion.routing import trigger_overlap_warnings
 from jobs import selectors, services
 from jobs.api import serializers as io
 from jobs.api.filters import JobFilter, RunFilter, filter_parameters
 from jobs.models import Job, JobRun, Trigger
 from jobs.roles import team_for_job
 from jobs.specs import JobSpecSerializer, job_to_spec, merge_spec_patch, spec_diff
+from jobs.triggers import trigger_overlap_warnings
 
 ERRORS = {
     400: io.ErrorSerializer,

@@ -1,4 +1,4 @@
-"""Local engine: the ETL library (ingestion.etl) runs in a Celery worker on the `etl`
+"""Local engine: the ETL library (etl) runs in a Celery worker on the `etl`
 queue. The embedded stack's engine, and a real one for small data without Glue.
 
 Start enqueues `jobs.run_local`; the task claims the run (STARTING → RUNNING), runs
@@ -19,9 +19,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from ingestion.etl.errors import ChecksFailed, EtlError, EtlStopped
-from ingestion.etl.run import EtlRequest, run_etl
-from ingestion.etl.storage import Storage
+from etl.errors import ChecksFailed, EtlError, EtlStopped
+from etl.run import EtlRequest, run_etl
+from etl.storage import Storage
 from jobs.engines.base import EngineStart
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ def test_create_then_fire_reaches_glue(
 ) -> None:
     from diep_portal.aws.dynamodb import dynamodb_get_item
     from diep_portal.aws.glue import glue_get_job_runs
-    from jobs import lifecycle, metadata
+    from jobs import lifecycle, mirror
 
     api = client_for(operator)
     created = api.post("/create_job/", job_body(glue_job_name=glue_job), format="json")
@@ -89,10 +89,10 @@ def test_create_then_fire_reaches_glue(
         "SUCCEEDED",
     ]
     assert run.execution_seconds is not None
-    metadata.mirror_ensure_tables()
-    metadata.mirror_drain()
+    mirror.mirror_ensure_tables()
+    mirror.mirror_drain()
     item = dynamodb_get_item(
-        table="diep-job-runs", key={"job_id": job_id, "run_key": metadata.run_key(run)}
+        table="diep-job-runs", key={"job_id": job_id, "run_key": mirror.run_key(run)}
     )
     assert item is not None
     assert (item["state"], item["glue_run_id"]) == ("SUCCEEDED", run.external_run_id)

@@ -42,7 +42,7 @@ def test_files_landing_in_s3_end_as_partitioned_parquet(
     aws: str, celery_worker_process: Any, operator: Any, client_for: Any, tmp_path: Path
 ) -> None:
     from diep_portal.aws.dynamodb import dynamodb_get_item
-    from jobs import metadata
+    from jobs import mirror
 
     s3, sqs = get_client("s3"), get_client("sqs")
     raw, curated = settings.DIEP_RAW_BUCKET, settings.DIEP_CURATED_BUCKET
@@ -150,10 +150,10 @@ def test_files_landing_in_s3_end_as_partitioned_parquet(
     ]
     assert {row["source_file"] for row in rows} == {f"s3://{raw}/{key}" for key in FILES}
 
-    metadata.mirror_drain()
+    mirror.mirror_drain()
     item = dynamodb_get_item(
         table=settings.DIEP_DYNAMODB_RUNS_TABLE,
-        key={"job_id": job_id, "run_key": metadata.run_key(run)},
+        key={"job_id": job_id, "run_key": mirror.run_key(run)},
     )
     assert item is not None
     assert item["state"] == "SUCCEEDED"

@@ -14,10 +14,10 @@ from diep_portal.aws.session import get_client
 from diep_portal.aws.sqs import sqs_send
 from ingestion.consumer import Consumer
 from ingestion.models import ConsumedMessageStat, FileState, IngestedFile
-from ingestion.routing import jobs_for_key, trigger_overlaps
 from ingestion.services import files_flush
 from jobs import services
 from jobs.models import JobRun, RunState
+from jobs.triggers import jobs_for_key, trigger_overlaps
 
 pytestmark = pytest.mark.django_db
 

@@ -130,7 +130,7 @@ def test_stop_while_running_ends_stopped_and_publishes_nothing(
 ) -> None:
     buckets.put_object(Bucket=RAW, Key="orders/a.csv", Body=b"id,region,amount\n1,eu,1\n")
     buckets.put_object(Bucket=RAW, Key="orders/b.csv", Body=b"id,region,amount\n2,eu,1\n")
-    from ingestion.etl import transform
+    from etl import transform
 
     original = transform.Transform.apply
 
@@ -241,7 +241,7 @@ def test_a_timeout_while_running_ends_timeout(
 ) -> None:
     buckets.put_object(Bucket=RAW, Key="orders/a.csv", Body=b"id,region,amount\n1,eu,1\n")
     buckets.put_object(Bucket=RAW, Key="orders/b.csv", Body=b"id,region,amount\n2,eu,1\n")
-    from ingestion.etl import transform
+    from etl import transform
 
     original = transform.Transform.apply
 

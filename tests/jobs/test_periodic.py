@@ -11,7 +11,7 @@ from celery import current_app
 import ingestion.tasks
 import jobs.tasks
 from diep_portal.aws.session import get_client
-from jobs import metadata
+from jobs import mirror
 from jobs.periodic import PERIODIC_TASKS
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def infrastructure(aws: str, settings: Any) -> None:
     for queue in (settings.DIEP_INGEST_QUEUE, settings.DIEP_INGEST_DLQ):
         sqs.create_queue(QueueName=queue)
     get_client("s3").create_bucket(Bucket=settings.DIEP_ARTIFACTS_BUCKET)
-    metadata.mirror_ensure_tables()
+    mirror.mirror_ensure_tables()
 
 
 def nothing(result: Any) -> bool:

@@ -7,9 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from diep_portal.aws import provision
 from diep_portal.exceptions import ApplicationError, AwsError
-from jobs import selectors
+from diep_portal.infrastructure import infrastructure_apply, infrastructure_iam_policy
 
 
 class Command(BaseCommand):
@@ -30,36 +29,30 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        triggers = selectors.job_triggers()
         try:
             if options["iam_policy"]:
-                policy = provision.iam_policy(
-                    trigger_buckets={trigger.bucket for trigger in triggers},
-                    glue_job_names=selectors.glue_job_names(),
-                )
-                self.stdout.write(json.dumps(policy, indent=2))
+                self.stdout.write(json.dumps(infrastructure_iam_policy(), indent=2))
                 return
-            desired = provision.desired_infrastructure(triggers=triggers)
-            changes = provision.plan(desired) if options["plan"] else provision.apply(desired)
+            result = infrastructure_apply(plan_only=options["plan"])
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         except AwsError as exc:
             raise CommandError(str(exc)) from exc
-        counts = provision.summarize(changes)
+        counts = result.summary
         if options["json"]:
             body = {
-                "applied": not options["plan"],
+                "applied": result.applied,
                 "changes": [
                     {"kind": c.kind, "name": c.name, "action": c.action, "detail": c.detail}
-                    for c in changes
+                    for c in result.changes
                 ],
                 "summary": counts,
             }
             self.stdout.write(json.dumps(body, indent=2))
             return
-        for change in changes:
+        for change in result.changes:
             self.stdout.write(f"{change.action:<9} {change.kind} {change.name}: {change.detail}")
-        if options["plan"]:
+        if not result.applied:
             self.stdout.write(
                 f"{counts['create']} to create, {counts['update']} to update, "
                 f"{counts['unchanged']} unchanged"

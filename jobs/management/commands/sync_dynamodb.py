@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from jobs import metadata
+from jobs import mirror
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         mode.add_argument("--repair", action="store_true", help="Report and repair drift.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        reports = metadata.mirror_reconcile(repair=options["repair"])
+        reports = mirror.mirror_reconcile(repair=options["repair"])
         for name, report in reports.items():
             self.stdout.write(
                 f"{name:5} missing {len(report.missing):>5}  stale {len(report.stale):>5}  "

@@ -1,7 +1,7 @@
 """The transform spec applied to one record batch at a time, with pyarrow compute.
 
 Order: select, rename, cast, constants, metadata, filter (dedupe needs every row and
-runs on the whole result; see ingestion.etl.run). A value a cast cannot convert rejects
+runs on the whole result; see etl.run). A value a cast cannot convert rejects
 its row, which is counted and sampled rather than failing the run.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion.etl.errors import EtlError
+from etl.errors import EtlError
 
 MAX_REJECT_SAMPLES = 20
 
@@ -46,7 +46,7 @@ class RunContext:
 
 
 class Transform:
-    """A validated transform spec (ingestion.etl.spec.validate_transform), compiled once."""
+    """A validated transform spec (etl.spec.validate_transform), compiled once."""
 
     def __init__(self, spec: Mapping[str, Any], context: RunContext) -> None:
         self.spec, self.context = spec, context

@@ -30,9 +30,15 @@ def aws_settings(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
 
 
 @pytest.fixture
-def moto_glue(aws_settings: Any) -> Iterator[None]:
+def moto_aws(aws_settings: Any) -> Iterator[None]:
+    """moto in-process for every service (hook tests only, DESIGN.md §5)."""
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def moto_glue(moto_aws: None) -> None:
+    """moto in-process, for the Glue hook tests."""
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from ingestion.etl.errors import EtlError
-from ingestion.etl.storage import InputFile, Storage
+from etl.errors import EtlError
+from etl.storage import InputFile, Storage
 
 # Large enough that per-batch overhead vanishes, small enough to keep memory flat.
 CSV_BLOCK_BYTES = 8 * 1024 * 1024

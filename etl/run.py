@@ -19,13 +19,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion.etl import spec as etl_spec
-from ingestion.etl.checks import Checks
-from ingestion.etl.errors import ChecksFailed, EtlError, EtlStopped
-from ingestion.etl.read import BatchReader
-from ingestion.etl.storage import InputFile, Storage, list_inputs, manifest_inputs
-from ingestion.etl.transform import RunContext, Transform
-from ingestion.etl.write import PartitionedWriter
+from etl import spec as etl_spec
+from etl.checks import Checks
+from etl.errors import ChecksFailed, EtlError, EtlStopped
+from etl.read import BatchReader
+from etl.storage import InputFile, Storage, list_inputs, manifest_inputs
+from etl.transform import RunContext, Transform
+from etl.write import PartitionedWriter
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 
 from diep_portal.aws.dynamodb import dynamodb_get_item, dynamodb_put_versioned
 from diep_portal.aws.session import get_client
-from jobs import metadata, services
+from jobs import mirror, services
 from jobs.models import Job, JobRun, MirrorTombstone, RunState
 from jobs.specs import job_to_spec
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def tables(aws: str, monkeypatch: Any) -> None:
     monkeypatch.setattr("jobs.tasks.run_start.delay", lambda run_id: None)
-    assert set(metadata.mirror_ensure_tables()) == {"diep-jobs", "diep-job-runs"}
+    assert set(mirror.mirror_ensure_tables()) == {"diep-jobs", "diep-job-runs"}
 
 
 def job_in_table(job: Job) -> dict[str, Any] | None:
@@ -30,7 +30,7 @@ def job_in_table(job: Job) -> dict[str, Any] | None:
 
 def run_in_table(run: JobRun) -> dict[str, Any] | None:
     return dynamodb_get_item(
-        table="diep-job-runs", key={"job_id": str(run.job.job_id), "run_key": metadata.run_key(run)}
+        table="diep-job-runs", key={"job_id": str(run.job.job_id), "run_key": mirror.run_key(run)}
     )
 
 
@@ -42,7 +42,7 @@ def bump(job: Job, **changes: Any) -> Job:
 def test_drain_mirrors_jobs_and_runs_once(tables: None, make_job: Any) -> None:
     job = make_job()
     run = services.job_fire(job=job, parameters={"region": "us"}, trigger="api").run
-    report = metadata.mirror_drain()
+    report = mirror.mirror_drain()
     assert (report.jobs_written, report.runs_written) == (1, 1)
     item = job_in_table(job)
     assert item is not None
@@ -53,18 +53,18 @@ def test_drain_mirrors_jobs_and_runs_once(tables: None, make_job: Any) -> None:
     mirrored_run = run_in_table(run)
     assert mirrored_run is not None
     assert (mirrored_run["state"], mirrored_run["revision"]) == ("PENDING", 1)
-    again = metadata.mirror_drain()  # nothing pending: nothing sent
+    again = mirror.mirror_drain()  # nothing pending: nothing sent
     assert (again.jobs_written, again.runs_written) == (0, 0)
 
 
 def test_changes_disable_and_run_transitions_follow(tables: None, make_job: Any) -> None:
     job = make_job()
     run = services.job_fire(job=job, parameters={}, trigger="api").run
-    metadata.mirror_drain()
+    mirror.mirror_drain()
     job = bump(job, description="v2")
     services.job_set_enabled(job=job, enabled=False, user=None, source="test")
     services.transition_run(run=run, to=RunState.STARTING, source="test")
-    metadata.mirror_drain()
+    mirror.mirror_drain()
     item = job_in_table(job)
     assert item is not None
     assert (item["version"], item["enabled"], item["config"]["description"]) == (3, False, "v2")
@@ -75,16 +75,16 @@ def test_changes_disable_and_run_transitions_follow(tables: None, make_job: Any)
 
 def test_out_of_order_delivery_keeps_the_newer_version(tables: None, make_job: Any) -> None:
     job = make_job()
-    old_item = metadata.job_item(job)
+    old_item = mirror.job_item(job)
     job = bump(job, description="newer")
-    metadata.mirror_drain()  # v2 arrives first
+    mirror.mirror_drain()  # v2 arrives first
     assert not dynamodb_put_versioned(
-        table="diep-jobs", item=old_item, key=metadata.JOBS_KEY, version_attribute="version"
+        table="diep-jobs", item=old_item, key=mirror.JOBS_KEY, version_attribute="version"
     )  # v1 replayed late
     assert not dynamodb_put_versioned(
         table="diep-jobs",
-        item=metadata.job_item(job),
-        key=metadata.JOBS_KEY,
+        item=mirror.job_item(job),
+        key=mirror.JOBS_KEY,
         version_attribute="version",
     )
     item = job_in_table(job)
@@ -94,11 +94,11 @@ def test_out_of_order_delivery_keeps_the_newer_version(tables: None, make_job: A
 
 def test_a_drain_that_lost_the_race_marks_the_job_done(tables: None, make_job: Any) -> None:
     job = make_job()
-    newer = {**metadata.job_item(job), "version": 7}
+    newer = {**mirror.job_item(job), "version": 7}
     dynamodb_put_versioned(
-        table="diep-jobs", item=newer, key=metadata.JOBS_KEY, version_attribute="version"
+        table="diep-jobs", item=newer, key=mirror.JOBS_KEY, version_attribute="version"
     )
-    report = metadata.mirror_drain()
+    report = mirror.mirror_drain()
     assert report.jobs_already_newer == 1
     job.refresh_from_db()
     assert job.mirrored_version == job.version
@@ -109,10 +109,10 @@ def test_a_drain_that_lost_the_race_marks_the_job_done(tables: None, make_job: A
 
 def test_deleted_job_leaves_a_tombstone_that_removes_the_item(tables: None, make_job: Any) -> None:
     job = make_job()
-    metadata.mirror_drain()
+    mirror.mirror_drain()
     services.job_delete(job=job, user=None, source="test")
     assert MirrorTombstone.objects.count() == 1
-    assert metadata.mirror_drain().jobs_deleted == 1
+    assert mirror.mirror_drain().jobs_deleted == 1
     assert job_in_table(job) is None
     assert not MirrorTombstone.objects.exists()
 
@@ -129,7 +129,7 @@ def test_job_with_runs_cannot_be_deleted(tables: None, make_job: Any) -> None:
 def test_reconcile_finds_and_repairs_each_kind_of_drift(tables: None, make_job: Any) -> None:
     missing, stale, fine = make_job(name="missing"), make_job(name="stale"), make_job(name="fine")
     run = services.job_fire(job=fine, parameters={}, trigger="api").run
-    metadata.mirror_drain()
+    mirror.mirror_drain()
     client = get_client("dynamodb")
     client.delete_item(TableName="diep-jobs", Key={"job_id": {"S": str(missing.job_id)}})
     stale = bump(stale, description="changed")
@@ -139,10 +139,10 @@ def test_reconcile_finds_and_repairs_each_kind_of_drift(tables: None, make_job: 
     )
     client.delete_item(
         TableName="diep-job-runs",
-        Key={"job_id": {"S": str(fine.job_id)}, "run_key": {"S": metadata.run_key(run)}},
+        Key={"job_id": {"S": str(fine.job_id)}, "run_key": {"S": mirror.run_key(run)}},
     )
 
-    reports = metadata.mirror_reconcile(repair=False)
+    reports = mirror.mirror_reconcile(repair=False)
     assert reports["jobs"].missing == [str(missing.job_id)]
     assert reports["jobs"].stale == [str(stale.job_id)]
     assert reports["jobs"].orphans == ["orphan-job"]
@@ -151,7 +151,7 @@ def test_reconcile_finds_and_repairs_each_kind_of_drift(tables: None, make_job: 
         call_command("sync_dynamodb", "--check", stdout=None)
 
     call_command("sync_dynamodb", "--repair", stdout=None)
-    after = metadata.mirror_reconcile(repair=False)
+    after = mirror.mirror_reconcile(repair=False)
     assert (after["jobs"].drift, after["runs"].drift) == (0, 0)
     item = job_in_table(stale)
     assert item is not None

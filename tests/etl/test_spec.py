@@ -1,4 +1,4 @@
-"""The transform/option specification language (ingestion.etl.spec): pure, no Django."""
+"""The transform/option specification language (etl.spec): pure, no Django."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from ingestion.etl import spec as etl_spec
-from ingestion.etl.spec import (
+from etl import spec as etl_spec
+from etl.spec import (
     DESTINATION_FORMATS,
     MAX_FILTER_DEPTH,
     MAX_FILTER_NODES,

@@ -18,7 +18,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pyarrow import fs
 
-from ingestion.etl.errors import EtlError
+from etl.errors import EtlError
 
 TEMP_DIR = "_diep_tmp"
 MAX_ROWS_PER_GROUP = 512 * 1024  # the writer buffers up to this per open partition

@@ -15,9 +15,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.etl.errors import ChecksFailed, EtlError, EtlStopped
-from ingestion.etl.run import EtlRequest, run_etl
-from ingestion.etl.storage import Storage
+from etl.errors import ChecksFailed, EtlError, EtlStopped
+from etl.run import EtlRequest, run_etl
+from etl.storage import Storage
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

@@ -1,6 +1,6 @@
-"""The script AWS Glue runs for DIEP jobs: parse the run's arguments, run ingestion.etl.
+"""The script AWS Glue runs for DIEP jobs: parse the run's arguments, run etl.
 
-Provisioning uploads this file as the Glue job's script and ingestion/etl as a zip
+Provisioning uploads this file as the Glue job's script and etl as a zip
 (`--extra-py-files`). The portal passes, per run:
 
   --diep_run_id       the DIEP run (names the output files)
@@ -9,7 +9,7 @@ Provisioning uploads this file as the Glue job's script and ingestion/etl as a z
   --diep_bookmark     read only files modified after this ISO time (optional)
   --diep_metrics      where to write the run's metrics as JSON (optional)
 
-Runnable anywhere for testing: `python -m ingestion.glue_job --diep_spec spec.json
+Runnable anywhere for testing: `python -m etl.glue_job --diep_spec spec.json
 --diep_run_id r1 [--diep_manifest m.json]` (local paths or s3:// with AWS_ENDPOINT_URL).
 Exit status 0 on success, 1 when the run fails (Glue then marks the run FAILED).
 """
@@ -25,9 +25,9 @@ from datetime import datetime
 
 from pyarrow import fs
 
-from ingestion.etl.errors import ChecksFailed, EtlError
-from ingestion.etl.run import EtlRequest, run_etl
-from ingestion.etl.storage import Storage
+from etl.errors import ChecksFailed, EtlError
+from etl.run import EtlRequest, run_etl
+from etl.storage import Storage
 
 logger = logging.getLogger("diep.glue_job")
 

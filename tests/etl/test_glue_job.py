@@ -1,4 +1,4 @@
-"""The script AWS Glue runs (ingestion/glue_job.py): its argument parsing, run as a
+"""The script AWS Glue runs (etl/glue_job.py): its argument parsing, run as a
 process on local files, and run with exactly the arguments the Glue engine sent, against
 the moto server, with the portal then picking up its metrics."""
 
@@ -14,7 +14,7 @@ import pytest
 
 from diep_portal.aws.glue import glue_get_job_runs
 from diep_portal.aws.session import get_client
-from ingestion.glue_job import main, parse_arguments
+from etl.glue_job import main, parse_arguments
 from jobs import lifecycle, services
 from jobs.models import RunState
 
@@ -53,7 +53,7 @@ def test_runs_as_a_process_on_local_files(tmp_path: Path) -> None:
     arguments = ["--diep_run_id", "r1", "--diep_spec", str(spec_file(tmp_path))]
     arguments += ["--diep_manifest", str(manifest), "--diep_metrics", str(metrics)]
     done = subprocess.run(
-        [sys.executable, "-m", "ingestion.glue_job", *arguments],
+        [sys.executable, "-m", "etl.glue_job", *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import subprocess
-import sys
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,73 +10,31 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 from django.conf import settings
-from django.core.management import CommandError, call_command
 
-from diep_portal.aws import provision
 from diep_portal.aws.provision import (
-    GLUE_ADDITIONAL_MODULES,
-    Change,
     ProvisionError,
-    Trigger,
     apply,
     desired_infrastructure,
     etl_package_zip,
-    merge_notifications,
-    notification_id,
-    overlapping_triggers,
     plan,
 )
+from diep_portal.aws.provision.resources import GLUE_ADDITIONAL_MODULES
 from diep_portal.aws.session import get_client
 from jobs import services
-from jobs.selectors import job_triggers
 from jobs.specs import job_to_spec
+from tests.diep_portal.aws.provision.conftest import (
+    ACCOUNT,
+    GLUE_SCRIPT,
+    assert_all_unchanged,
+    by_kind,
+    current,
+    only,
+    queue_arn,
+    queue_attributes,
+    trigger,
+)
 
 pytestmark = pytest.mark.django_db
-
-ACCOUNT = "123456789012"  # moto's account
-GLUE_SCRIPT = b"# the Glue entry point (test stand-in)\nprint('diep')\n"
-
-
-@pytest.fixture(autouse=True)
-def glue_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A stand-in Glue script: the real one may not exist yet, and its bytes are not
-    what these tests are about."""
-    path = tmp_path / "glue_job.py"
-    path.write_bytes(GLUE_SCRIPT)
-    monkeypatch.setattr(provision, "GLUE_SCRIPT_PATH", path)
-    return path
-
-
-def queue_arn(name: str) -> str:
-    return f"arn:aws:sqs:us-east-1:{ACCOUNT}:{name}"
-
-
-def queue_attributes(name: str) -> dict[str, str]:
-    sqs = get_client("sqs")
-    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-    return dict(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"])
-
-
-def by_kind(changes: list[Change], kind: str) -> list[Change]:
-    return [change for change in changes if change.kind == kind]
-
-
-def only(changes: list[Change], kind: str, name: str) -> Change:
-    (change,) = [c for c in changes if c.kind == kind and c.name == name]
-    return change
-
-
-def assert_all_unchanged(changes: list[Change]) -> None:
-    assert changes
-    assert [c for c in changes if c.action != "unchanged"] == []
-
-
-def current() -> provision.Desired:
-    return desired_infrastructure(triggers=job_triggers())
-
-
-def trigger(bucket: str, prefix: str = "", suffix: str = "") -> dict[str, Any]:
-    return {"bucket": bucket, "prefix": prefix, "suffix": suffix, "window_seconds": 0}
 
 
 # ------------------------------------------------------------------ plan → apply → plan
@@ -201,35 +155,6 @@ def test_trigger_changes_update_our_entry(aws: str, make_job: Callable[..., Any]
     assert_all_unchanged(plan(current()))
 
 
-def test_merge_keeps_foreign_entries_and_eventbridge() -> None:
-    current_config = {
-        "QueueConfigurations": [
-            {"Id": "analytics-team", "QueueArn": "a", "Events": ["s3:ObjectCreated:*"]},
-            {"Id": "diep-stale", "QueueArn": "q", "Events": ["s3:ObjectCreated:*"]},
-        ],
-        "LambdaFunctionConfigurations": [
-            {"Id": "diep-lambda", "LambdaFunctionArn": "l", "Events": ["s3:ObjectCreated:*"]}
-        ],
-        "EventBridgeConfiguration": {},
-    }
-    ours = [{"Id": "diep-new", "QueueArn": "q", "Events": ["s3:ObjectCreated:*"]}]
-
-    merged = merge_notifications(current_config, ours)
-
-    assert [c["Id"] for c in merged["QueueConfigurations"]] == ["analytics-team", "diep-new"]
-    # Only queue entries are ever ours, whatever their Id says.
-    assert merged["LambdaFunctionConfigurations"] == current_config["LambdaFunctionConfigurations"]
-    assert merged["EventBridgeConfiguration"] == {}
-
-
-def test_notification_ids_are_bounded_and_distinct() -> None:
-    assert notification_id("orders") == "diep-orders"
-    long_a, long_b = "a" * 99 + "x", "a" * 99 + "y"
-    assert len(notification_id(long_a)) == provision.NOTIFICATION_ID_MAX
-    assert notification_id(long_a) != notification_id(long_b)
-    assert notification_id(long_a).startswith("diep-")
-
-
 # ------------------------------------------------------------------ queues
 
 
@@ -319,7 +244,7 @@ def test_buckets_are_private_and_encrypted_and_drift_is_fixed(aws: str) -> None:
 # ------------------------------------------------------------------ artifacts and Glue
 
 
-def test_glue_job_and_artifacts(aws: str, tmp_path: Path) -> None:
+def test_glue_job_and_artifacts(aws: str) -> None:
     desired = desired_infrastructure(triggers=[])
     apply(desired)
 
@@ -348,41 +273,6 @@ def test_glue_job_and_artifacts(aws: str, tmp_path: Path) -> None:
     assert script == GLUE_SCRIPT
     archive = s3.get_object(Bucket="diep-artifacts", Key="glue/diep_etl.zip")["Body"].read()
     assert archive == etl_package_zip()  # deterministic: same sources, same bytes
-    names = zipfile.ZipFile(io.BytesIO(archive)).namelist()
-    assert names == sorted(names)
-    assert {"ingestion/__init__.py", "ingestion/etl/__init__.py", "ingestion/etl/spec.py"} <= set(
-        names
-    )
-    assert not [name for name in names if "__pycache__" in name or not name.endswith(".py")]
-
-    # Importable from the zip alone (-I: no cwd, no PYTHONPATH; cwd is elsewhere).
-    zip_path = tmp_path / "diep_etl.zip"
-    zip_path.write_bytes(archive)
-    # ingestion.etl.spec as asked, plus what the Glue script itself imports.
-    code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import ingestion.etl.spec as spec; "
-        "import ingestion.etl.errors, ingestion.etl.run, ingestion.etl.storage; "
-        "print(spec.__file__)"
-    )
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", code, str(zip_path)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().startswith(str(zip_path))
-
-
-def test_the_repository_glue_script_is_the_default_source() -> None:
-    real = provision.REPO_ROOT / "ingestion" / "glue_job.py"
-    if not real.is_file():
-        pytest.skip("ingestion/glue_job.py is not there yet")
-    desired = desired_infrastructure(triggers=[], glue_script=real)
-    (script,) = [a for a in desired.artifacts if a.key == "glue/glue_job.py"]
-    assert script.data == real.read_bytes()
 
 
 def test_changed_script_is_uploaded_again(aws: str, glue_script: Path) -> None:
@@ -462,96 +352,12 @@ def test_overlapping_triggers_are_refused_before_any_aws_change(
     assert "QueueUrls" not in get_client("sqs").list_queues()
 
 
-@pytest.mark.parametrize(
-    ("a", "b", "overlap"),
-    [
-        (("orders/", ".csv"), ("orders/eu/", ".csv"), True),
-        (("orders/", ".csv"), ("orders/", "eu.csv"), True),
-        (("orders/", ""), ("orders/", ".csv"), True),
-        (("", ""), ("anything/", ".json"), True),
-        (("orders/", ".csv"), ("returns/", ".csv"), False),
-        (("orders/", ".csv"), ("orders/", ".json"), False),
-    ],
-)
-def test_overlap_rule(a: tuple[str, str], b: tuple[str, str], overlap: bool) -> None:
-    first = Trigger("a", "bucket", *a)
-    second = Trigger("b", "bucket", *b)
-    assert bool(overlapping_triggers([first, second])) is overlap
-    # Other buckets never overlap.
-    assert overlapping_triggers([first, Trigger("b", "other", *b)]) == []
-
-
 def test_missing_foreign_bucket_is_refused(aws: str, make_job: Callable[..., Any]) -> None:
     make_job(name="ghost", trigger=trigger("nobody-made-this-bucket", "in/"))
     with pytest.raises(ProvisionError) as info:
         plan(current())
     assert "nobody-made-this-bucket (jobs ghost)" in info.value.message
     assert get_client("s3").list_buckets()["Buckets"] == []
-
-
-# ------------------------------------------------------------------ command
-
-
-def test_command_plan_apply_and_json(aws: str, make_job: Callable[..., Any]) -> None:
-    make_job()
-    out = io.StringIO()
-    call_command("provision", "--plan", stdout=out)
-    lines = out.getvalue().splitlines()
-    assert lines[-1] == f"{len(lines) - 1} to create, 0 to update, 0 unchanged"
-    assert "create    bucket diep-raw: block all public access, SSE-S3 (AES256)" in lines
-    assert get_client("s3").list_buckets()["Buckets"] == []  # --plan changes nothing
-
-    out = io.StringIO()
-    call_command("provision", stdout=out)
-    assert out.getvalue().splitlines()[-1].endswith("created, 0 updated, 0 unchanged")
-
-    out = io.StringIO()
-    call_command("provision", "--plan", "--json", stdout=out)
-    body = json.loads(out.getvalue())
-    assert body["applied"] is False
-    assert body["summary"]["create"] == 0
-    assert body["summary"]["update"] == 0
-    assert {c["action"] for c in body["changes"]} == {"unchanged"}
-
-
-def test_command_refusal_is_a_command_error(aws: str, make_job: Callable[..., Any]) -> None:
-    make_job(name="orders-all", trigger=trigger("diep-raw", "orders/"))
-    make_job(name="orders-eu", trigger=trigger("diep-raw", "orders/eu/"))
-    with pytest.raises(CommandError, match=r"orders-all.*orders-eu"):
-        call_command("provision", "--plan", stdout=io.StringIO())
-
-
-def test_command_iam_policy(aws: str, make_job: Callable[..., Any]) -> None:
-    get_client("s3").create_bucket(Bucket="partner-drop")
-    make_job(name="partner-orders", trigger=trigger("partner-drop", "in/"))
-    out = io.StringIO()
-    call_command("provision", "--iam-policy", stdout=out)
-    policy = json.loads(out.getvalue())
-
-    statements = {s["Sid"]: s for s in policy["Statement"]}
-    assert len(statements) == len(policy["Statement"])  # Sids are unique
-    pass_role = statements["DiepPassGlueRole"]
-    assert pass_role["Action"] == ["iam:PassRole"]
-    assert pass_role["Resource"] == [settings.DIEP_GLUE_ROLE_ARN]
-    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}}
-    for statement in policy["Statement"]:
-        resources = statement["Resource"]
-        assert resources != "*"
-        assert "*" not in resources
-    notifications = statements["DiepTriggerBucketNotifications"]["Resource"]
-    assert notifications == ["arn:aws:s3:::diep-raw", "arn:aws:s3:::partner-drop"]
-    assert statements["DiepQueues"]["Resource"] == [
-        queue_arn(settings.DIEP_INGEST_QUEUE),
-        queue_arn(settings.DIEP_INGEST_DLQ),
-    ]
-    assert statements["DiepDeadLetterRedrive"]["Resource"] == [queue_arn(settings.DIEP_INGEST_DLQ)]
-    assert statements["DiepGlueRuns"]["Resource"] == [
-        f"arn:aws:glue:us-east-1:{ACCOUNT}:job/{settings.DIEP_DEFAULT_GLUE_JOB_NAME}"
-    ]
-    assert statements["DiepMirrorTables"]["Resource"] == [
-        f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/diep-jobs",
-        f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/diep-job-runs",
-    ]
 
 
 # ------------------------------------------------------------------ Glue state events

@@ -18,19 +18,20 @@ from django.conf import settings
 from django.db.models import F
 
 from diep_portal.aws.dynamodb import (
-    KeySchema,
     dynamodb_delete_versioned,
     dynamodb_ensure_table,
     dynamodb_put_versioned,
     dynamodb_scan,
 )
+from diep_portal.aws.provision import JOBS_TABLE_KEY, RUNS_TABLE_KEY
 from jobs.models import Job, JobRun, MirrorTombstone
 from jobs.specs import job_to_spec
 
 logger = logging.getLogger(__name__)
 
-JOBS_KEY = KeySchema(partition_key="job_id")
-RUNS_KEY = KeySchema(partition_key="job_id", sort_key="run_key")
+# The tables' key schemas are provisioning's (one definition); the items below fit them.
+JOBS_KEY = JOBS_TABLE_KEY
+RUNS_KEY = RUNS_TABLE_KEY
 
 
 def _iso(value: Any) -> str | None:
@@ -117,7 +118,7 @@ def mirror_drain(*, batch: int = 500) -> DrainReport:
         dynamodb_delete_versioned(
             table=jobs_table,
             key={"job_id": str(tombstone.job_id)},
-            partition_key="job_id",
+            partition_key=JOBS_KEY.partition_key,
             version_attribute="version",
             version=tombstone.version,
         )
@@ -196,7 +197,7 @@ def mirror_reconcile(*, repair: bool) -> dict[str, ReconcileReport]:
             jobs.repaired += dynamodb_delete_versioned(
                 table=jobs_table,
                 key={"job_id": job_id},
-                partition_key="job_id",
+                partition_key=JOBS_KEY.partition_key,
                 version_attribute="version",
                 version=table_jobs[job_id],
             )
@@ -205,7 +206,7 @@ def mirror_reconcile(*, repair: bool) -> dict[str, ReconcileReport]:
             runs.repaired += dynamodb_delete_versioned(
                 table=runs_table,
                 key={"job_id": job_id, "run_key": key},
-                partition_key="job_id",
+                partition_key=JOBS_KEY.partition_key,
                 version_attribute="revision",
                 version=revision,
             )

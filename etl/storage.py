@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pyarrow import fs
 
-from ingestion.etl.errors import EtlError
+from etl.errors import EtlError
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,13 @@ from diep_portal.aws.glue import (
     GlueStopResult,
     glue_batch_stop_job_run,
     glue_create_job,
+    glue_create_job_from_definition,
     glue_get_job,
+    glue_get_job_definition,
     glue_get_job_run,
     glue_get_job_runs,
     glue_start_job_run,
+    glue_update_job,
 )
 from diep_portal.aws.session import get_client, reset_clients
 from diep_portal.exceptions import ConcurrencyLimitExceeded, PermanentAwsError
@@ -348,3 +351,48 @@ def test_create_then_get_job(moto_glue: None) -> None:
         number_of_workers=3,
         max_concurrent_runs=4,
     )
+
+
+# ------------------------------------------------------------------ whole definitions
+
+
+DEFINITION: dict[str, Any] = {
+    "Role": ROLE,
+    "Command": {"Name": "glueetl", "ScriptLocation": SCRIPT, "PythonVersion": "3"},
+    "DefaultArguments": {"--conf": "x"},
+    "GlueVersion": "4.0",
+    "WorkerType": "G.1X",
+    "NumberOfWorkers": 2,
+    "ExecutionProperty": {"MaxConcurrentRuns": 3},
+    "Timeout": 2880,
+    "MaxRetries": 0,
+}
+
+
+def test_get_job_definition_is_none_for_a_missing_job(moto_glue: None) -> None:
+    assert glue_get_job_definition(job_name="no-such-job") is None
+
+
+def test_create_job_from_definition_sets_timeout_and_retries(moto_glue: None) -> None:
+    glue_create_job_from_definition(job_name=JOB, definition=DEFINITION)
+
+    job = glue_get_job_definition(job_name=JOB)
+
+    assert job is not None
+    assert job["Name"] == JOB
+    assert {key: job[key] for key in DEFINITION} == DEFINITION
+
+
+def test_update_job_sends_the_whole_definition(glue_stub: Stubber) -> None:
+    # moto has no UpdateJob.
+    glue_stub.add_response(
+        "update_job", {"JobName": JOB}, {"JobName": JOB, "JobUpdate": DEFINITION}
+    )
+    glue_update_job(job_name=JOB, definition=DEFINITION)
+
+
+def test_get_job_definition_other_errors_are_raised(glue_stub: Stubber) -> None:
+    glue_stub.add_client_error("get_job", "AccessDeniedException", http_status_code=400)
+    with pytest.raises(PermanentAwsError) as info:
+        glue_get_job_definition(job_name=JOB)
+    assert info.value.code == "AccessDeniedException"

@@ -1,0 +1,82 @@
+"""A job's S3 trigger (bucket, prefix, suffix) as one value: which keys it fires on and
+which other triggers it collides with. Routing (ingestion), provisioning (the bucket
+notifications) and the overlap warnings of the API and admin all use this one rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from diep_portal.aws.s3 import s3_filters_overlap
+from jobs.models import Job
+
+
+@dataclass(frozen=True)
+class S3Trigger:
+    """Objects created in `bucket` whose key starts with `prefix` and ends with `suffix`
+    fire the job `job_name`."""
+
+    job_name: str
+    bucket: str
+    prefix: str = ""
+    suffix: str = ""
+
+    @classmethod
+    def of(cls, job: Job) -> S3Trigger | None:
+        """The job's trigger; None for a job without one."""
+        if not job.trigger_bucket:
+            return None
+        return cls(job.name, job.trigger_bucket, job.trigger_prefix, job.trigger_suffix)
+
+    def matches(self, bucket: str, key: str) -> bool:
+        return self.bucket == bucket and key.startswith(self.prefix) and key.endswith(self.suffix)
+
+    def overlaps(self, other: S3Trigger) -> bool:
+        """Whether some key would fire both: S3 then refuses the pair of notification
+        filters, so only one of the two can be provisioned."""
+        return self.bucket == other.bucket and s3_filters_overlap(
+            prefix_a=self.prefix, suffix_a=self.suffix, prefix_b=other.prefix, suffix_b=other.suffix
+        )
+
+
+def trigger_matches(job: Job, bucket: str, key: str) -> bool:
+    trigger = S3Trigger.of(job)
+    return trigger is not None and trigger.matches(bucket, key)
+
+
+def jobs_for_key(bucket: str, key: str, *, jobs: QuerySet[Job] | None = None) -> list[Job]:
+    """The enabled jobs whose trigger matches `s3://bucket/key` (index on bucket)."""
+    candidates = jobs if jobs is not None else Job.objects.filter(enabled=True)
+    return [
+        job for job in candidates.filter(trigger_bucket=bucket) if trigger_matches(job, bucket, key)
+    ]
+
+
+def trigger_overlaps(
+    *, bucket: str, prefix: str, suffix: str, exclude_job_id: int | None = None
+) -> list[S3Trigger]:
+    """Other jobs' triggers on `bucket` that overlap this one."""
+    mine = S3Trigger("", bucket, prefix, suffix)
+    others = Job.objects.filter(trigger_bucket=bucket)
+    if exclude_job_id is not None:
+        others = others.exclude(pk=exclude_job_id)
+    theirs = (S3Trigger.of(job) for job in others.order_by("name"))
+    return [trigger for trigger in theirs if trigger is not None and mine.overlaps(trigger)]
+
+
+def trigger_overlap_warnings(job: Job) -> list[str]:
+    """Human warnings for the job's trigger overlapping other jobs' on its bucket."""
+    if not job.trigger_bucket:
+        return []
+    return [
+        f"The trigger overlaps job {overlap.job_name!r} (prefix {overlap.prefix!r}, suffix "
+        f"{overlap.suffix!r}) on bucket {job.trigger_bucket!r}: some keys fire both jobs, and "
+        "S3 refuses overlapping notification filters, so only one can be provisioned."
+        for overlap in trigger_overlaps(
+            bucket=job.trigger_bucket,
+            prefix=job.trigger_prefix,
+            suffix=job.trigger_suffix,
+            exclude_job_id=job.pk,
+        )
+    ]
