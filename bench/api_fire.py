@@ -95,9 +95,10 @@ def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     while time.monotonic() < deadline:
         try:
             requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
             time.sleep(0.2)
+        else:
+            return proc
     proc.kill()
     raise RuntimeError("gunicorn did not start")
 

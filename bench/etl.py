@@ -27,6 +27,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from etl.run import EtlRequest, run_etl  # noqa: E402 - needs the repository on sys.path
+from etl.storage import Storage  # noqa: E402
 
 REGIONS = ["eu-west", "eu-north", "us-east", "us-west", "ap-south", "ap-east", "sa-east", "af"]
 
@@ -84,9 +88,6 @@ def _schema() -> Any:
 
 
 def run_diep(source: str, out: str) -> None:
-    from etl.run import EtlRequest, run_etl
-    from etl.storage import Storage
-
     spec = {
         "source": {"uri": source, "format": "csv"},
         "destination": {"uri": out, "format": "parquet", "partition_by": ["region"]},
@@ -159,7 +160,6 @@ def main() -> None:
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        sys.path.insert(0, str(ROOT))
         child(*args.child)
         return
     work = Path(args.dir or tempfile.mkdtemp(prefix="diep-bench-etl-"))

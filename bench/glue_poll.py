@@ -68,7 +68,8 @@ def run_benchmark(total_runs: int, glue_jobs: int, endpoint: str) -> None:
 
     from diep_portal.aws.glue import glue_get_job_run, glue_start_job_run
     from diep_portal.aws.session import get_client
-    from jobs import lifecycle, services
+    from jobs import services
+    from jobs.engines.glue.tracking import poll_glue_runs
     from jobs.models import Job, JobRun, RunState
     from jobs.specs import JobSpecSerializer
 
@@ -129,7 +130,7 @@ def run_benchmark(total_runs: int, glue_jobs: int, endpoint: str) -> None:
     glue.meta.events.register("before-call.glue", lambda model, **_: calls.append(model.name))
 
     began = time.perf_counter()
-    report = lifecycle.poll_glue_runs()
+    report = poll_glue_runs()
     diep_seconds = time.perf_counter() - began
     diep_calls = len(calls)
     assert report.runs_tracked == total_runs, report
@@ -137,7 +138,7 @@ def run_benchmark(total_runs: int, glue_jobs: int, endpoint: str) -> None:
 
     calls.clear()  # steady state: a second tick, nothing new to record
     began = time.perf_counter()
-    lifecycle.poll_glue_runs()
+    poll_glue_runs()
     steady_seconds = time.perf_counter() - began
     steady_calls = len(calls)
 

@@ -146,7 +146,7 @@ def make_jobs(count: int, first_tick: Any) -> None:
 def dispatcher(count: int, duration: int) -> None:
     from django.utils import timezone
 
-    from jobs.models import Job, JobRun, Trigger
+    from jobs.models import FireSource, Job, JobRun
 
     began = time.perf_counter()
     first_tick = timezone.now() + timedelta(seconds=60)
@@ -172,7 +172,7 @@ def dispatcher(count: int, duration: int) -> None:
     stop(beat)
     stop(worker)
     runs = list(
-        JobRun.objects.filter(trigger=Trigger.SCHEDULE).values_list(
+        JobRun.objects.filter(trigger=FireSource.SCHEDULE).values_list(
             "job_id", "idempotency_key", "queued_at"
         )
     )

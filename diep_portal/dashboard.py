@@ -11,15 +11,17 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
-from django.db.models import Avg, Count, F
-from django.db.models.functions import TruncHour
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from diep_portal.admin_kit import STATE_COLOURS
 from diep_portal.observability import queue_depths
+from ingestion import selectors as ingestion_selectors
+from jobs import selectors as job_selectors
+from jobs.models import RunState
 
 BAR_WIDTH, BAR_HEIGHT = 360, 18
 
@@ -39,31 +41,17 @@ class JobHealth:
 
 def dashboard(now: datetime | None = None) -> dict[str, Any]:
     """Everything the dashboard shows, from a handful of grouped queries."""
-    from ingestion.models import IngestedFile
-    from jobs.admin import STATE_COLOURS
-    from jobs.models import JobRun, RunState
-
     now = now or timezone.now()
     since = now - timedelta(hours=24)
-    recent = JobRun.objects.filter(queued_at__gte=since)
-    by_state = dict(recent.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
-    hourly = dict(
-        recent.annotate(hour=TruncHour("queued_at"))
-        .values("hour")
-        .annotate(n=Count("id"))
-        .values_list("hour", "n")
-    )
+    by_state = job_selectors.runs_by_state_since(since)
+    hourly = job_selectors.runs_per_hour_since(since)
     hours = [
         (now - timedelta(hours=h)).replace(minute=0, second=0, microsecond=0)
         for h in range(23, -1, -1)
     ]
-    finished = recent.filter(finished_at__isnull=False, started_at__isnull=False).values_list(
-        "job__name", "state", "started_at", "finished_at"
-    )
     per_job: dict[str, list[tuple[str, float]]] = {}
-    for name, state, started, ended in finished.order_by("-finished_at")[:5000]:
-        if started and ended:  # both set, by the filter; the check is for the type checker
-            per_job.setdefault(name, []).append((state, (ended - started).total_seconds()))
+    for name, state, seconds in job_selectors.finished_run_durations(since=since):
+        per_job.setdefault(name, []).append((state, seconds))
     health = [
         JobHealth(
             name=name,
@@ -74,14 +62,7 @@ def dashboard(now: datetime | None = None) -> dict[str, Any]:
         )
         for name, rows in sorted(per_job.items())
     ]
-    lag = IngestedFile.objects.filter(
-        received_at__gte=now - timedelta(minutes=15), event_time__isnull=False
-    ).aggregate(lag=Avg(F("received_at") - F("event_time")))["lag"]
-    failures = (
-        JobRun.objects.filter(state__in=[RunState.FAILED, RunState.ERROR, RunState.TIMEOUT])
-        .select_related("job")
-        .order_by("-finished_at")[:10]
-    )
+    lag = ingestion_selectors.event_lag(since=now - timedelta(minutes=15))
     states = [s for s in RunState.values if by_state.get(s)]
     return {
         "runs_total": sum(by_state.values()),
@@ -93,7 +74,7 @@ def dashboard(now: datetime | None = None) -> dict[str, Any]:
         "event_lag_seconds": lag.total_seconds() if lag else None,
         # None: shown as unknown, the dashboard never fails for AWS.
         "dlq_depth": queue_depths().get(settings.DIEP_INGEST_DLQ),
-        "failures": failures,
+        "failures": job_selectors.recent_failures(limit=10),
     }
 
 

@@ -101,9 +101,10 @@ def _wait_for_aws(endpoint: str, timeout: float = 60.0) -> None:
     while time.monotonic() < deadline:
         try:
             requests.get(endpoint, timeout=1)
-            return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
             time.sleep(0.3)
+        else:
+            return
     raise SystemExit(f"The local AWS endpoint {endpoint} did not come up.")
 
 

@@ -1,5 +1,6 @@
-"""What operators and their tools see of a running DIEP: request ids in every log line,
-`/healthz` and `/readyz` for orchestrators, `/metrics` for Prometheus.
+"""What operators and their tools see of a running DIEP: a request id on every request
+(and so in every log line, diep_portal.log), `/healthz` and `/readyz` for orchestrators,
+`/metrics` for Prometheus.
 
 Run and event metrics are read from the database at scrape time rather than counted
 in process memory: gunicorn, workers and the consumer are separate processes, and
@@ -9,7 +10,6 @@ the database already holds the truth. Only API latency is measured in process
 
 from __future__ import annotations
 
-import contextvars
 import hmac
 import logging
 import os
@@ -22,7 +22,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Avg, Count, F, Min, Q, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from prometheus_client import (
@@ -35,9 +34,15 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from diep_portal.aws.sqs import sqs_depth, sqs_queue_url
+from diep_portal.celery import app
+from diep_portal.exceptions import AwsError
+from diep_portal.log import request_id
+from ingestion import selectors as ingestion_selectors
+from jobs import selectors as job_selectors
+
 logger = logging.getLogger(__name__)
 
-request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 API_LATENCY = Histogram(
@@ -47,16 +52,6 @@ API_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 7200, float("inf"))
-
-
-class RequestIdFilter(logging.Filter):
-    """Adds the current request's id to every log record made while serving it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        current = request_id.get()
-        if current and not getattr(record, "request_id", ""):
-            record.request_id = current
-        return True
 
 
 class RequestObservabilityMiddleware:
@@ -115,15 +110,11 @@ def _database() -> None:
 
 
 def _broker() -> None:
-    from diep_portal.celery import app
-
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 
 def _aws() -> None:
-    from diep_portal.aws.sqs import sqs_queue_url
-
     sqs_queue_url(queue_name=settings.DIEP_INGEST_QUEUE)
 
 
@@ -131,66 +122,49 @@ class DiepCollector(Collector):
     """Run, file and event figures from the database, and queue depths from SQS."""
 
     def collect(self) -> Iterator[Any]:
-        from ingestion.models import ConsumedMessageStat, FileState, IngestedFile
-        from jobs.models import JobRun
-
         runs = GaugeMetricFamily("diep_runs", "Runs by job and state.", labels=["job", "state"])
-        for row in JobRun.objects.values("job__name", "state").annotate(n=Count("id")):
-            runs.add_metric([row["job__name"], row["state"]], row["n"])
+        for job_name, state, count in job_selectors.run_counts_by_job_and_state():
+            runs.add_metric([job_name, state], count)
         yield runs
 
-        since = timezone.now() - timedelta(hours=24)
         durations = HistogramMetricFamily(
             "diep_run_duration_seconds",
             "Durations of the runs finished in the last 24 hours, by job.",
             labels=["job"],
         )
-        aggregates = {
-            f"le_{i}": Count("id", filter=Q(took__lte=timedelta(seconds=bound)))
-            for i, bound in enumerate(DURATION_BUCKETS[:-1])
-        }
-        finished: Any = (
-            JobRun.objects.filter(finished_at__gte=since, started_at__isnull=False)
-            .annotate(took=F("finished_at") - F("started_at"))
-            .values("job__name")
-            .annotate(n=Count("id"), total=Sum("took"), **aggregates)
-        )
-        for row in finished:
-            buckets = [(str(b), row[f"le_{i}"]) for i, b in enumerate(DURATION_BUCKETS[:-1])]
-            buckets.append(("+Inf", row["n"]))
-            total = row["total"].total_seconds() if row["total"] else 0.0
-            durations.add_metric([row["job__name"]], buckets, sum_value=total)
+        bounds = DURATION_BUCKETS[:-1]
+        since = timezone.now() - timedelta(hours=24)
+        for job_name, cumulative, total_runs, total_seconds in job_selectors.run_duration_histogram(
+            since=since, bounds=bounds
+        ):
+            buckets = [(str(b), n) for b, n in zip(bounds, cumulative, strict=True)]
+            buckets.append(("+Inf", total_runs))
+            durations.add_metric([job_name], buckets, sum_value=total_seconds)
         yield durations
 
         events = GaugeMetricFamily(
             "diep_events_today", "Event messages handled today, by outcome.", labels=["outcome"]
         )
-        today = ConsumedMessageStat.objects.filter(day=timezone.now().date())
-        for outcome, count in today.values_list("outcome", "count"):
+        for outcome, count in ingestion_selectors.consumed_messages(timezone.now().date()):
             events.add_metric([outcome], count)
         yield events
 
-        recent = IngestedFile.objects.filter(
-            received_at__gte=timezone.now() - timedelta(minutes=5), event_time__isnull=False
-        ).aggregate(lag=Avg(F("received_at") - F("event_time")))
+        recent_lag = ingestion_selectors.event_lag(since=timezone.now() - timedelta(minutes=5))
         lag = GaugeMetricFamily(
             "diep_event_lag_seconds",
             "Average time from an S3 event to its ledger row, over the last 5 minutes.",
         )
-        lag.add_metric([], recent["lag"].total_seconds() if recent["lag"] else 0.0)
+        lag.add_metric([], recent_lag.total_seconds() if recent_lag else 0.0)
         yield lag
 
-        waiting = IngestedFile.objects.filter(state=FileState.RECEIVED).aggregate(
-            n=Count("id"), oldest=Min("received_at")
-        )
+        waiting, oldest_at = ingestion_selectors.files_waiting()
         files = GaugeMetricFamily("diep_files_waiting", "Files waiting in coalescing windows.")
-        files.add_metric([], waiting["n"])
+        files.add_metric([], waiting)
         yield files
         oldest = GaugeMetricFamily(
             "diep_files_waiting_oldest_seconds", "Age of the oldest waiting file."
         )
-        age = (timezone.now() - waiting["oldest"]).total_seconds() if waiting["oldest"] else 0
-        oldest.add_metric([], age)
+        oldest.add_metric([], (timezone.now() - oldest_at).total_seconds() if oldest_at else 0)
         yield oldest
 
         depth = GaugeMetricFamily(
@@ -208,9 +182,6 @@ def queue_depths() -> dict[str, int]:
     """Depth of the event queue and its DLQ, by name; a queue AWS did not answer for is
     missing. Two SQS calls at most every 15 s, however often scrapes and dashboard
     views ask."""
-    from diep_portal.aws.sqs import sqs_depth, sqs_queue_url
-    from diep_portal.exceptions import AwsError
-
     if _depth_cache.get("at", 0) > time.monotonic() - 15:
         return dict(_depth_cache["values"])
     values: dict[str, int] = {}

@@ -351,7 +351,7 @@ if LOG_FORMAT not in {"json", "plain"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "diep_portal.observability.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "diep_portal.log.RequestIdFilter"}},
     "formatters": {
         "plain": {
             "()": "diep_portal.log.KeyValueFormatter",

@@ -7,13 +7,18 @@ from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from diep_portal import observability
+from ingestion import urls as ingestion_urls
+from jobs.api import urls as jobs_api_urls
 from jobs.api import views as job_views
+
+# One versioned API, one namespace, routes from both apps (ingestion's are its own).
+api_v1 = ([*jobs_api_urls.urlpatterns, *ingestion_urls.urlpatterns], "api")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("create_job/", job_views.JobCreateApi.as_view(), name="create-job"),
     re_path(r"^fire_job/(?P<job_ref>[^/]+)/?$", job_views.JobFireApi.as_view(), name="fire-job"),
-    path("api/v1/", include("jobs.api.urls")),
+    path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", observability.healthz, name="healthz"),

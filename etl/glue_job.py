@@ -1,13 +1,13 @@
 """The script AWS Glue runs for DIEP jobs: parse the run's arguments, run etl.
 
 Provisioning uploads this file as the Glue job's script and etl as a zip
-(`--extra-py-files`). The portal passes, per run:
+(`--extra-py-files`). The portal passes, per run, the etl.contract.RunArguments:
 
   --diep_run_id       the DIEP run (names the output files)
   --diep_spec         s3:// URI of the job version's spec (JSON, the /create_job/ body)
-  --diep_manifest     the files of a coalesced event run (optional)
+  --diep_manifest     the files of a coalesced event run (optional, a contract Manifest)
   --diep_bookmark     read only files modified after this ISO time (optional)
-  --diep_metrics      where to write the run's metrics as JSON (optional)
+  --diep_metrics      where to write the run's contract RunReport (optional)
 
 Runnable anywhere for testing: `python -m etl.glue_job --diep_spec spec.json
 --diep_run_id r1 [--diep_manifest m.json]` (local paths or s3:// with AWS_ENDPOINT_URL).
@@ -16,34 +16,37 @@ Exit status 0 on success, 1 when the run fails (Glue then marks the run FAILED).
 
 from __future__ import annotations
 
-import json
 import logging
 import posixpath
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 
 from pyarrow import fs
 
+from etl.contract import ContractError, RunArguments, RunReport
 from etl.errors import ChecksFailed, EtlError
 from etl.run import EtlRequest, run_etl
 from etl.storage import Storage
 
 logger = logging.getLogger("diep.glue_job")
 
-REQUIRED = ("diep_run_id", "diep_spec")
-OPTIONAL = ("diep_manifest", "diep_bookmark", "diep_metrics")
 
-
-def parse_arguments(argv: Sequence[str]) -> dict[str, str]:
-    """The DIEP arguments of this run, by name without dashes. Uses Glue's own
-    getResolvedOptions when running in Glue; an equivalent parser elsewhere."""
-    present = [name for name in OPTIONAL if f"--{name}" in argv]
+def parse_arguments(argv: Sequence[str]) -> RunArguments:
+    """The DIEP arguments of this run. Uses Glue's own getResolvedOptions when running
+    in Glue (it takes names without dashes, and only those present); an equivalent
+    parser elsewhere. A run needs its run id and its spec."""
+    names = [name for name in RunArguments.names() if f"--{name}" in argv]
+    required = [RunArguments.argument(field)[2:] for field in ("run_id", "spec_uri")]
     try:
         from awsglue.utils import getResolvedOptions
     except ImportError:
-        return _resolve(argv, [*REQUIRED, *present])
-    return dict(getResolvedOptions(list(argv), [*REQUIRED, *present]))
+        resolved = _resolve(argv, sorted({*names, *required}))
+    else:
+        resolved = dict(getResolvedOptions(list(argv), sorted({*names, *required})))
+    try:
+        return RunArguments.from_arguments({f"--{name}": value for name, value in resolved.items()})
+    except ContractError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def _resolve(argv: Sequence[str], names: Sequence[str]) -> dict[str, str]:
@@ -69,38 +72,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args = parse_arguments(list(sys.argv[1:] if argv is None else argv))
     storage = Storage.from_environment()
-    outcome: dict[str, object] = {"run_id": args["diep_run_id"]}
-    status = 1
     try:
-        spec = storage.read_json(args["diep_spec"])
+        spec_uri = args.spec_uri or ""
+        spec = storage.read_json(spec_uri)
         if not isinstance(spec, dict):
-            raise EtlError(f"{args['diep_spec']} is not a job spec object")
-        bookmark = args.get("diep_bookmark")
+            raise EtlError(f"{spec_uri} is not a job spec object")
         request = EtlRequest.from_spec(
-            spec,
-            run_id=args["diep_run_id"],
-            manifest_uri=args.get("diep_manifest"),
-            bookmark=datetime.fromisoformat(bookmark) if bookmark else None,
+            spec, run_id=args.run_id, manifest_uri=args.manifest_uri, bookmark=args.bookmark
         )
-        outcome.update(status="SUCCEEDED", metrics=run_etl(request, storage=storage).metrics)
-        status = 0
+        report = RunReport(
+            run_id=args.run_id,
+            status="SUCCEEDED",
+            metrics=run_etl(request, storage=storage).metrics,
+        )
     except ChecksFailed as exc:
-        outcome.update(status="FAILED", error=str(exc), metrics={"checks": exc.report})
+        report = RunReport(
+            run_id=args.run_id, status="FAILED", error=str(exc), metrics={"checks": exc.report}
+        )
     except EtlError as exc:
-        outcome.update(status="FAILED", error=str(exc))
-    logger.info("diep.run %s", json.dumps(outcome, default=str))
-    if metrics_uri := args.get("diep_metrics"):
-        _write_json(storage, metrics_uri, outcome)
-    return status
+        report = RunReport(run_id=args.run_id, status="FAILED", error=str(exc))
+    document = report.to_json()
+    logger.info("diep.run %s", document.decode())
+    if args.metrics_uri:
+        _write_bytes(storage, args.metrics_uri, document)
+    return 0 if report.status == "SUCCEEDED" else 1
 
 
-def _write_json(storage: Storage, uri: str, document: object) -> None:
+def _write_bytes(storage: Storage, uri: str, document: bytes) -> None:
     filesystem, path = storage.resolve(uri)
     try:
         if isinstance(filesystem, fs.LocalFileSystem):
             filesystem.create_dir(posixpath.dirname(path), recursive=True)
         with filesystem.open_output_stream(path) as out:
-            out.write(json.dumps(document, default=str).encode())
+            out.write(document)
     except OSError:
         logger.exception("diep.metrics_not_written %s", uri)
 

@@ -189,9 +189,10 @@ def _prefetched(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         while not abandoned.is_set():
             try:
                 slots.put(item, timeout=0.5)
-                return True
             except queue.Full:
                 continue
+            else:
+                return True
         return False  # the consumer stopped reading (it failed, or a check did)
 
     def produce() -> None:

@@ -7,11 +7,12 @@ import json
 import os
 import posixpath
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from pyarrow import fs
 
+from etl.contract import ContractError, Manifest
 from etl.errors import EtlError
 
 
@@ -60,6 +61,9 @@ class Storage:
             raise EtlError(f"Cannot read {uri}: {exc}") from exc
 
 
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class InputFile:
     uri: str
@@ -93,15 +97,15 @@ def list_inputs(
         if newer_than is not None and modified is not None and modified <= newer_than:
             continue
         files.append(InputFile(uri=f"{scheme}{info.path}", size=info.size, modified=modified))
-    return sorted(files, key=lambda f: (f.modified or datetime.min, f.uri))
+    # Files without a modification time sort first; aware, as the others are (a naive
+    # minimum beside aware times would make the sort raise).
+    return sorted(files, key=lambda f: (f.modified or _EARLIEST, f.uri))
 
 
 def manifest_inputs(storage: Storage, manifest_uri: str) -> list[InputFile]:
-    """The files a coalesced run was given (DIEP's manifest: {"files": [{"uri", "size"}]})."""
-    manifest = storage.read_json(manifest_uri)
-    entries = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(entries, list) or not all(
-        isinstance(entry, dict) and isinstance(entry.get("uri"), str) for entry in entries
-    ):
-        raise EtlError(f"{manifest_uri} is not a DIEP manifest (files: [{{uri, size}}]).")
-    return [InputFile(uri=entry["uri"], size=entry.get("size")) for entry in entries]
+    """The files a coalesced run was given (its etl.contract.Manifest)."""
+    try:
+        manifest = Manifest.from_json(storage.read_json(manifest_uri), where=manifest_uri)
+    except ContractError as exc:
+        raise EtlError(str(exc)) from exc
+    return [InputFile(uri=entry.uri, size=entry.size) for entry in manifest.files]

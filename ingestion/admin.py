@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from diep_portal.admin_kit import ReadOnlyAdminMixin, TeamScopedAdminMixin, state_badge
 from diep_portal.exceptions import ApplicationError, AwsError
 from ingestion import dlq, services
 from ingestion.models import ConsumedMessageStat, DlqAction, IngestedFile
-from jobs.admin import ReadOnlyAdminMixin, TeamScopedAdminMixin, state_badge
+from jobs.models import Job, JobRun
 
 
 @admin.register(IngestedFile)
@@ -123,3 +127,63 @@ class DlqActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "title": "Dead-letter queue",
         }
         return TemplateResponse(request, "admin/ingestion/dlq_console.html", context)
+
+
+@admin.action(description="Backfill: ingest what is under the trigger prefix", permissions=["fire"])
+def backfill_jobs(
+    modeladmin: admin.ModelAdmin[Job], request: HttpRequest, queryset: QuerySet[Job]
+) -> None:
+    for job in queryset:
+        try:
+            services.backfill_request(
+                job=job,
+                prefix=job.trigger_prefix,
+                modified_after=None,
+                modified_before=None,
+                force=False,
+                user=request.user,
+            )
+        except ApplicationError as exc:
+            modeladmin.message_user(request, f"{job.name}: {exc.message}", messages.ERROR)
+        else:
+            modeladmin.message_user(
+                request,
+                f"{job.name}: backfill started; progress is under "
+                f"/api/v1/jobs/{job.name}/backfill/.",
+            )
+
+
+@admin.display(description="Files (manifest)")
+def run_files(run: JobRun) -> SafeString | str:
+    """The files a run read, on the run page, with a link to them in the ledger."""
+    files = IngestedFile.objects.filter(run=run).order_by("key")
+    total = files.count()
+    if not total:
+        return "—"
+    items = format_html_join(
+        "",
+        "<li>s3://{}/{} <small>{} bytes</small></li>",
+        files.values_list("bucket", "key", "size")[:20],
+    )
+    ledger = reverse("admin:ingestion_ingestedfile_changelist") + f"?run__id__exact={run.pk}"
+    return format_html(
+        '<ul style="margin:0">{}</ul><a href="{}">All {} file(s) in the ledger</a>',
+        items,
+        ledger,
+        total,
+    )
+
+
+def _after(fields: Sequence[Any], anchor: str, extra: Any) -> tuple[Any, ...]:
+    at = list(fields).index(anchor) + 1 if anchor in fields else len(fields)
+    return (*fields[:at], extra, *fields[at:])
+
+
+# Backfill and the file ledger are ingestion's, and jobs never imports ingestion: they
+# join the job and run admins from here (jobs' admin module is loaded first, in
+# INSTALLED_APPS order).
+_job_admin = admin.site.get_model_admin(Job)
+_job_admin.actions = [*(_job_admin.actions or ()), backfill_jobs]
+_run_admin = type(admin.site.get_model_admin(JobRun))
+_run_admin.readonly_fields = _after(_run_admin.readonly_fields, "timeline", run_files)
+_run_admin.fields = _run_admin.readonly_fields

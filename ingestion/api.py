@@ -8,13 +8,14 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from diep_portal.api.filters import filter_parameters
+from diep_portal.api.serializers import ErrorSerializer
+from diep_portal.api.views import ApiView, page_of, paginated
 from diep_portal.exceptions import ValidationFailed
+from ingestion import selectors as ingestion_selectors
 from ingestion import services
 from ingestion.models import Backfill, FileState, IngestedFile
 from jobs import selectors
-from jobs.api.filters import filter_parameters
-from jobs.api.serializers import ErrorSerializer
-from jobs.api.views import ApiView, page_of, paginated
 from jobs.triggers import jobs_for_key
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
@@ -73,9 +74,7 @@ class FileListApi(ApiView):
     def get(self, request: Request) -> Response:
         files = FileFilter(
             request.query_params,
-            queryset=IngestedFile.objects.select_related("job", "run").filter(
-                job__in=selectors.visible_jobs(request.user)
-            ),
+            queryset=ingestion_selectors.visible_files(request.user),
         )
         if not files.is_valid():
             raise ValidationFailed.from_fields(files.errors)
@@ -143,9 +142,7 @@ class FileReprocessApi(ApiView):
         body = ReprocessInput(data=request.data)
         body.is_valid(raise_exception=True)
         wanted = set(body.validated_data["file_ids"])
-        files = list(
-            IngestedFile.objects.filter(pk__in=wanted, job__in=selectors.visible_jobs(request.user))
-        )
+        files = ingestion_selectors.files_by_ids(wanted, user=request.user)
         if missing := sorted(wanted - {f.pk for f in files}):
             raise ValidationFailed.from_fields({"file_ids": [f"No file {missing[0]}."]})
         runs = services.files_reprocess(files=files, user=request.user)
@@ -201,9 +198,7 @@ class JobBackfillApi(ApiView):
     )
     def get(self, request: Request, job_ref: str) -> Response:
         job = selectors.job_get(job_ref, user=request.user)
-        return paginated(
-            self, request, Backfill.objects.filter(job=job).select_related("job"), BackfillOutput
-        )
+        return paginated(self, request, ingestion_selectors.job_backfills(job), BackfillOutput)
 
     @extend_schema(
         operation_id="jobs_backfill",

@@ -22,7 +22,7 @@ from diep_portal.aws.sqs import SqsMessage, sqs_delete_batch, sqs_extend_visibil
 from diep_portal.exceptions import AwsError
 from ingestion import events as parsed
 from ingestion.services import files_flush, files_record, stats_add
-from jobs.lifecycle import run_apply_glue_event
+from jobs.engines.glue.tracking import run_apply_glue_event
 
 logger = logging.getLogger(__name__)
 

@@ -1,15 +1,15 @@
-"""The DLQ console's operations: look at dead-lettered events, send them back, drop them.
-
-Every action is written to the DlqAction audit trail.
-"""
+"""The DLQ console's operations: look at dead-lettered events, send them back, drop them
+(every action is written to the DlqAction audit trail); and the depth alert."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from diep_portal.aws.sqs import (
     SqsMessage,
@@ -23,6 +23,8 @@ from diep_portal.aws.sqs import (
     sqs_start_move_task,
 )
 from ingestion.models import DlqAction
+from jobs.alerts import alert_raise
+from jobs.models import Alert, AlertKind
 
 logger = logging.getLogger(__name__)
 # Receiving hides messages; looking must not, or an action right after finds nothing.
@@ -123,9 +125,24 @@ def dlq_redrive_all(*, user: Any) -> str:
 
 def dlq_check_depth() -> int:
     """The DLQ's depth, alerting the operators when it reaches DIEP_DLQ_ALERT_DEPTH."""
-    from jobs.alerts import check_dlq_depth
-
     dlq_url = sqs_queue_url(queue_name=settings.DIEP_INGEST_DLQ)
     depth = sqs_depth(queue_url=dlq_url)
     check_dlq_depth(depth=depth)
     return depth
+
+
+def check_dlq_depth(*, depth: int, now: datetime | None = None) -> Alert | None:
+    """Alert the platform's operators when the DLQ holds DIEP_DLQ_ALERT_DEPTH messages
+    or more; at most one alert an hour while it stays so."""
+    now = now or timezone.now()
+    if depth < settings.DIEP_DLQ_ALERT_DEPTH:
+        return None
+    return alert_raise(
+        kind=AlertKind.DLQ_DEPTH,
+        dedupe_key=f"dlq:{settings.DIEP_INGEST_DLQ}:{now:%Y-%m-%dT%H}",
+        subject=f"[DIEP] {depth} message(s) in the dead-letter queue",
+        text=f"The DLQ {settings.DIEP_INGEST_DLQ} holds {depth} message(s) the consumer "
+        "could not handle. Inspect and redrive them in the admin's DLQ console.",
+        emails=settings.DIEP_OPS_ALERT_EMAILS,
+        webhooks=settings.DIEP_OPS_ALERT_WEBHOOKS,
+    )

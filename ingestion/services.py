@@ -3,7 +3,6 @@ their state in step with those runs."""
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections import Counter
@@ -21,6 +20,7 @@ from django.utils import timezone
 from diep_portal.aws.s3 import s3_list_objects, s3_put_bytes
 from diep_portal.celery import enqueue_on_commit
 from diep_portal.exceptions import ApplicationError, Conflict, ValidationFailed
+from etl.contract import Manifest, ManifestFile
 from ingestion.events import ObjectCreated
 from ingestion.models import (
     Backfill,
@@ -30,7 +30,8 @@ from ingestion.models import (
     IngestedFile,
 )
 from jobs import services as job_services
-from jobs.models import Job, JobRun, RunState, Trigger
+from jobs.models import FireSource, Job, JobRun, RunState
+from jobs.runs.state import RunEnded, RunRetried
 from jobs.triggers import trigger_matches
 
 logger = logging.getLogger(__name__)
@@ -180,22 +181,22 @@ def _chunks(files: list[BatchedFile], job: Job) -> list[list[BatchedFile]]:
 
 def _write_manifest(job: Job, files: list[BatchedFile]) -> str:
     key = f"manifests/{job.name}/{timezone.now():%Y/%m/%d}/{uuid.uuid4()}.json"
-    manifest = {
-        "job_id": str(job.job_id),
-        "files": [
-            {
-                "uri": f"s3://{f.bucket}/{f.key}",
-                "size": f.size,
-                "etag": f.etag,
-                "version_id": f.version_id or None,
-            }
+    manifest = Manifest(
+        job_id=str(job.job_id),
+        files=tuple(
+            ManifestFile(
+                uri=f"s3://{f.bucket}/{f.key}",
+                size=f.size,
+                etag=f.etag,
+                version_id=f.version_id or None,
+            )
             for f in files
-        ],
-    }
+        ),
+    )
     s3_put_bytes(
         bucket=settings.DIEP_ARTIFACTS_BUCKET,
         key=key,
-        data=json.dumps(manifest).encode(),
+        data=manifest.to_json(),
         content_type="application/json",
     )
     return f"s3://{settings.DIEP_ARTIFACTS_BUCKET}/{key}"
@@ -254,7 +255,7 @@ def _fire_batches(batches: list[tuple[Job, list[BatchedFile]]], user: Any = None
             with transaction.atomic():
                 runs.append(_fire_for(job, chunk, manifest, user))
         except ApplicationError as exc:
-            logger.error(
+            logger.error(  # noqa: TRY400 - a refusal the operator reads, not a crash
                 "files.fire_refused",
                 extra={"job_id": str(job.job_id), "files": len(chunk), "error": str(exc)},
             )
@@ -294,9 +295,9 @@ def _fire_for(job: Job, chunk: list[BatchedFile], manifest_uri: str, user: Any) 
     run = job_services.job_fire(
         job=job,
         parameters={},
-        trigger=Trigger.EVENT,
+        trigger=FireSource.EVENT,
         user=user,
-        internal_arguments={"--diep_manifest": manifest_uri},
+        manifest_uri=manifest_uri,
     ).run
     IngestedFile.objects.filter(pk__in=[f.pk for f in chunk]).update(
         state=FileState.BATCHED, run=run, batched_at=timezone.now()
@@ -313,16 +314,19 @@ def _fire_for(job: Job, chunk: list[BatchedFile], manifest_uri: str, user: Any) 
     return run
 
 
-def files_follow_run(*, run: JobRun) -> int:
-    """Files of a finished run become PROCESSED (it succeeded) or FAILED."""
+def files_follow_run(event: RunEnded) -> int:
+    """Run-ended listener: the files of a finished run become PROCESSED (it succeeded)
+    or FAILED."""
+    run = event.run
     state = FileState.PROCESSED if run.state == RunState.SUCCEEDED else FileState.FAILED
     return IngestedFile.objects.filter(run=run, state=FileState.BATCHED).update(state=state)
 
 
-def files_follow_retry(*, run: JobRun, retry: JobRun) -> int:
-    """A retry reads the same manifest: the files move to it, to end with its outcome."""
-    return IngestedFile.objects.filter(run=run).update(
-        run=retry, state=FileState.BATCHED, batched_at=timezone.now()
+def files_follow_retry(event: RunRetried) -> int:
+    """Run-retried listener: a retry reads the same manifest, so the files move to it,
+    to end with its outcome."""
+    return IngestedFile.objects.filter(run=event.run).update(
+        run=event.retry, state=FileState.BATCHED, batched_at=timezone.now()
     )
 
 
@@ -408,9 +412,9 @@ def backfill_request(
             force=force,
             requested_by=user if getattr(user, "is_authenticated", False) else None,
         )
-        from ingestion.tasks import backfill_run as backfill_task
-
-        enqueue_on_commit(backfill_task, backfill.pk, recovered_by="a new backfill request")
+        enqueue_on_commit(
+            "ingestion.backfill_run", backfill.pk, recovered_by="a new backfill request"
+        )
     return backfill
 
 

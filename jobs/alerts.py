@@ -1,6 +1,7 @@
-"""Alerts: runs that failed, timed out or (on request) succeeded, files that stopped
-arriving, a DLQ filling up. Each alert is recorded once (its `dedupe_key`: per run,
-per SLA window, per hour of DLQ backlog) and delivered to each target by email or
+"""Alerts: runs that failed, timed out or (on request) succeeded, and whatever else
+raises one (ingestion: files that stopped arriving, a DLQ filling up). Each alert is
+recorded once (its `dedupe_key`: per run, per SLA window, per hour of DLQ backlog) and
+delivered to each target by email or
 webhook (JSON, Slack-compatible `text`), retried with backoff until sent or given up.
 """
 
@@ -8,26 +9,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from diep_portal.celery import enqueue_on_commit
-from jobs.models import (
-    Alert,
-    AlertDelivery,
-    AlertKind,
-    DeliveryState,
-    Job,
-    JobRun,
-    RunState,
-)
+from jobs.models import Alert, AlertDelivery, AlertKind, DeliveryState, Job, JobRun, RunState
+from jobs.runs.state import RunEnded
 
 logger = logging.getLogger(__name__)
 
@@ -68,14 +60,13 @@ def alert_raise(
         for channel, target in targets
     )
     logger.info("alert.raised", extra={"kind": kind, "dedupe_key": dedupe_key})
-    from jobs.tasks import deliver_alerts
-
-    enqueue_on_commit(deliver_alerts, recovered_by="jobs.deliver_alerts (Beat, 15 s)")
+    enqueue_on_commit("jobs.deliver_alerts", recovered_by="jobs.deliver_alerts (Beat, 15 s)")
     return alert
 
 
-def alert_for_run(run: JobRun) -> Alert | None:
-    """The alert a finished run's job asks for, if any (called as the run ends)."""
+def alert_for_run(event: RunEnded) -> Alert | None:
+    """Run-ended listener: the alert a finished run's job asks for, if any."""
+    run = event.run
     kind = RUN_ALERTS.get(run.state)
     job = Job.objects.only("job_id", "name", "alerts").get(pk=run.job_id)
     config = job.alerts or {}
@@ -97,73 +88,6 @@ def alert_for_run(run: JobRun) -> Alert | None:
         webhooks=config.get("webhooks", []),
         job=job,
         run=run,
-    )
-
-
-def check_freshness(*, now: datetime | None = None) -> int:
-    """Alert for jobs whose files stopped arriving: none for `freshness_hours`, or none
-    yet today by `freshness_by` (HH:MM in the job's timezone). One alert per silence
-    (keyed by the last file seen) or per day. Returns how many were raised."""
-    from ingestion.models import IngestedFile
-
-    now = now or timezone.now()
-    raised = 0
-    jobs = Job.objects.filter(enabled=True).exclude(alerts={}).exclude(trigger_bucket="")
-    for job in jobs:
-        config = job.alerts
-        hours, by = config.get("freshness_hours"), config.get("freshness_by")
-        if not hours and not by:
-            continue
-        last = IngestedFile.objects.filter(job=job).aggregate(last=Max("received_at"))["last"]
-        if hours:
-            if last is not None and now - last < timedelta(hours=hours):
-                continue
-            since = last or job.created_at
-            if now - since < timedelta(hours=hours):
-                continue
-            key = f"freshness:{job.job_id}:{since.isoformat()}"
-            text = f"No new file under s3://{job.trigger_bucket}/{job.trigger_prefix} for {hours} h"
-        else:
-            zone = ZoneInfo(job.timezone)
-            local_now = now.astimezone(zone)
-            hour, minute = (int(part) for part in by.split(":"))
-            deadline = datetime.combine(local_now.date(), time(hour, minute), tzinfo=zone)
-            day_start = datetime.combine(local_now.date(), time(0, 0), tzinfo=zone)
-            if local_now < deadline or (last is not None and last >= day_start):
-                continue
-            key = f"freshness:{job.job_id}:{local_now.date().isoformat()}"
-            where = f"s3://{job.trigger_bucket}/{job.trigger_prefix}"
-            text = f"No file under {where} by {by} ({job.timezone})"
-        seen = f"Last file: {last.isoformat()}." if last else "No file was ever received."
-        raised += (
-            alert_raise(
-                kind=AlertKind.FRESHNESS,
-                dedupe_key=key,
-                subject=f"[DIEP] {job.name}: files are late",
-                text=f"{text}. {seen}",
-                emails=config.get("emails", []),
-                webhooks=config.get("webhooks", []),
-                job=job,
-            )
-            is not None
-        )
-    return raised
-
-
-def check_dlq_depth(*, depth: int, now: datetime | None = None) -> Alert | None:
-    """Alert the platform's operators when the DLQ holds DIEP_DLQ_ALERT_DEPTH messages
-    or more; at most one alert an hour while it stays so."""
-    now = now or timezone.now()
-    if depth < settings.DIEP_DLQ_ALERT_DEPTH:
-        return None
-    return alert_raise(
-        kind=AlertKind.DLQ_DEPTH,
-        dedupe_key=f"dlq:{settings.DIEP_INGEST_DLQ}:{now:%Y-%m-%dT%H}",
-        subject=f"[DIEP] {depth} message(s) in the dead-letter queue",
-        text=f"The DLQ {settings.DIEP_INGEST_DLQ} holds {depth} message(s) the consumer "
-        "could not handle. Inspect and redrive them in the admin's DLQ console.",
-        emails=settings.DIEP_OPS_ALERT_EMAILS,
-        webhooks=settings.DIEP_OPS_ALERT_WEBHOOKS,
     )
 
 

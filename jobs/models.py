@@ -92,7 +92,7 @@ class Job(models.Model):
     timeout_minutes = models.PositiveIntegerField(default=60)
     max_retries = models.PositiveIntegerField(default=0)
     # Glue capacity (worker type and count or max capacity, auto scaling, execution
-    # class) and the limits a fire-time override must stay within; see jobs.capacity.
+    # class) and the limits a fire-time override must stay within; see jobs.engines.glue.capacity.
     capacity = models.JSONField(default=dict, blank=True)
 
     version = models.PositiveIntegerField(default=1)
@@ -183,7 +183,10 @@ RETRYABLE_STATES: frozenset[str] = frozenset(
 )
 
 
-class Trigger(models.TextChoices):
+class FireSource(models.TextChoices):
+    """What fired a run (JobRun.trigger). Not to be confused with a job's S3 trigger
+    (jobs.triggers.S3Trigger), which is one of the things that can."""
+
     API = "api"
     ADMIN = "admin"
     CLI = "cli"
@@ -199,7 +202,7 @@ class JobRun(models.Model):
     job = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="runs")
     job_version = models.ForeignKey(JobVersion, on_delete=models.PROTECT, related_name="runs")
     state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.PENDING)
-    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    trigger = models.CharField(max_length=16, choices=FireSource.choices)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -235,7 +238,7 @@ class JobRun(models.Model):
     logs_url = models.URLField(max_length=1000, blank=True, default="")
     metrics = models.JSONField(default=dict, blank=True)
     # Local engine: the worker running the ETL touches this while it works; silence
-    # means the worker died (jobs.lifecycle.recover_lost_local_runs).
+    # means the worker died (jobs.engines.local.tracking).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

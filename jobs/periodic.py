@@ -32,14 +32,16 @@ PERIODIC_TASKS = (
         task="jobs.fire_due_schedules",
         every_seconds=1,
         why="Fires scheduled jobs whose next tick is due (one indexed query; see "
-        "jobs/scheduler.py for why this beats one Beat entry per job).",
+        "jobs/dispatch.py for why this beats one Beat entry per job).",
     ),
     PeriodicEntry(
-        name="diep.poll_glue_runs",
-        task="jobs.poll_glue_runs",
+        name="diep.track_runs",
+        task="jobs.track_runs",
         every_seconds=30,
-        why="Fallback for lost or late Glue state events: one GetJobRuns walk per Glue job "
-        "with active runs, then timeouts.",
+        why="Each engine's tracking tick. Glue: the fallback for lost or late state events "
+        "(one GetJobRuns walk per Glue job with active runs), then timeouts. Local: ends "
+        "runs whose worker died (no heartbeat for DIEP_LOCAL_STALE_SECONDS), restarts ones "
+        "never picked up, stops overdue ones.",
     ),
     PeriodicEntry(
         name="diep.admit_queued_runs",
@@ -54,13 +56,6 @@ PERIODIC_TASKS = (
         every_seconds=60,
         why="Adopts or restarts runs whose worker died between claim and StartJobRun's "
         "answer (DIEP_STALE_START_SECONDS old).",
-    ),
-    PeriodicEntry(
-        name="diep.recover_lost_local_runs",
-        task="jobs.recover_lost_local_runs",
-        every_seconds=30,
-        why="Ends local-engine runs whose worker died (no heartbeat for "
-        "DIEP_LOCAL_STALE_SECONDS), restarts ones never picked up, stops overdue ones.",
     ),
     PeriodicEntry(
         name="diep.mirror_drain",
@@ -85,7 +80,7 @@ PERIODIC_TASKS = (
     ),
     PeriodicEntry(
         name="diep.check_freshness",
-        task="jobs.check_freshness",
+        task="ingestion.check_freshness",
         every_seconds=60,
         why="Freshness SLAs: alerts (once per silence or day) for jobs whose files stopped "
         "arriving; up to this late.",
@@ -101,8 +96,14 @@ PERIODIC_TASKS = (
         name="diep.purge_history",
         task="jobs.purge_history",
         every_seconds=3600,
-        why="Deletes finished runs, settled ledger rows and alerts older than "
-        "DIEP_RETENTION_DAYS, in batches.",
+        why="Deletes finished runs and alerts older than DIEP_RETENTION_DAYS, in batches.",
+    ),
+    PeriodicEntry(
+        name="diep.purge_files",
+        task="ingestion.purge_files",
+        every_seconds=3600,
+        why="Deletes file-ledger rows older than DIEP_RETENTION_DAYS that no longer wait "
+        "for a run, in batches.",
     ),
     PeriodicEntry(
         name="diep.flush_windows",
@@ -115,11 +116,17 @@ PERIODIC_TASKS = (
 
 
 def apply_periodic_tasks(periodic_task_model: Any, interval_model: Any, changed_model: Any) -> None:
-    """Create or update every entry (models passed in so migrations use historical ones)."""
+    """Create or update every entry, and delete DIEP's entries no longer declared (a
+    renamed or retired task would otherwise be sent forever). Models are passed in so
+    migrations use historical ones."""
+    periodic_task_model.objects.filter(name__startswith="diep.").exclude(
+        name__in=[entry.name for entry in PERIODIC_TASKS]
+    ).delete()
     for entry in PERIODIC_TASKS:
-        interval, _ = interval_model.objects.get_or_create(
+        # Not get_or_create: an operator's identical interval must not make it raise.
+        interval = interval_model.objects.filter(
             every=entry.every_seconds, period="seconds"
-        )
+        ).first() or interval_model.objects.create(every=entry.every_seconds, period="seconds")
         periodic_task_model.objects.update_or_create(
             name=entry.name,
             defaults={

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User as AuthUser
+
 VIEW = ["view_job", "view_jobversion", "view_jobrun", "view_runevent"]
 OPERATE = [*VIEW, "add_job", "change_job", "fire_job", "stop_run", "retry_run"]
 ADMIN = [*OPERATE, "delete_job"]
@@ -55,3 +57,8 @@ def team_for_job(user: Any, requested: str, *, current: str | None = None) -> st
             f"You can only give jobs to your own teams ({', '.join(sorted(teams)) or 'none'})."
         )
     return requested
+
+
+def author_of(user: Any) -> AuthUser | None:
+    """The user to record as author or actor, or None for anonymous and system actions."""
+    return user if isinstance(user, AuthUser) and user.is_authenticated else None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from diep_portal.exceptions import NotFound
@@ -128,6 +130,16 @@ def jobs_with_due_queued_runs() -> QuerySet[Job]:
     )
 
 
+def visible_runs(user: Any = None, *, job: Job | None = None) -> QuerySet[JobRun]:
+    """The runs `user` may see (of `job` alone, if given), with what their pages show."""
+    runs = JobRun.objects.select_related("job", "job_version", "requested_by", "retry_of")
+    if job is not None:
+        return runs.filter(job=job)
+    if user is None or is_platform_admin(user):
+        return runs
+    return runs.filter(job__in=visible_jobs(user))
+
+
 def run_events(run: JobRun) -> QuerySet[Any]:
     return run.events.select_related("actor").order_by("at", "id")
 
@@ -159,3 +171,78 @@ def glue_job_names() -> list[str]:
     """The Glue job names jobs run as (for the IAM policy)."""
     names = Job.objects.filter(engine=Engine.GLUE).exclude(glue_job_name="")
     return sorted(set(names.values_list("glue_job_name", flat=True)))
+
+
+# ------------------------------------------------------------------ operations views
+# What the dashboard and /metrics show: grouped counts, never rows of data.
+
+
+def run_counts_by_job_and_state() -> list[tuple[str, str, int]]:
+    """(job name, state, runs) over every run kept."""
+    rows = JobRun.objects.values("job__name", "state").annotate(n=Count("id"))
+    return [(row["job__name"], row["state"], row["n"]) for row in rows]
+
+
+def run_duration_histogram(
+    *, since: datetime, bounds: Sequence[float]
+) -> list[tuple[str, list[int], int, float]]:
+    """Per job, the runs finished since `since`: (job name, cumulative counts at each of
+    `bounds` seconds, total runs, total seconds) — a Prometheus histogram's parts."""
+    aggregates = {
+        f"le_{i}": Count("id", filter=Q(took__lte=timedelta(seconds=bound)))
+        for i, bound in enumerate(bounds)
+    }
+    finished: Any = (
+        JobRun.objects.filter(finished_at__gte=since, started_at__isnull=False)
+        .annotate(took=F("finished_at") - F("started_at"))
+        .values("job__name")
+        .annotate(n=Count("id"), total=Sum("took"), **aggregates)
+    )
+    return [
+        (
+            row["job__name"],
+            [row[f"le_{i}"] for i in range(len(bounds))],
+            row["n"],
+            row["total"].total_seconds() if row["total"] else 0.0,
+        )
+        for row in finished
+    ]
+
+
+def runs_by_state_since(since: datetime) -> dict[str, int]:
+    """How many runs queued since `since` are in each state."""
+    recent = JobRun.objects.filter(queued_at__gte=since)
+    return dict(recent.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+
+
+def runs_per_hour_since(since: datetime) -> dict[datetime, int]:
+    """Runs queued since `since`, by the hour they were queued in."""
+    recent = JobRun.objects.filter(queued_at__gte=since)
+    return dict(
+        recent.annotate(hour=TruncHour("queued_at"))
+        .values("hour")
+        .annotate(n=Count("id"))
+        .values_list("hour", "n")
+    )
+
+
+def finished_run_durations(*, since: datetime, limit: int = 5000) -> list[tuple[str, str, float]]:
+    """(job name, state, seconds) of the newest `limit` runs queued since `since` that
+    started and finished."""
+    finished = (
+        JobRun.objects.filter(queued_at__gte=since)
+        .filter(finished_at__isnull=False, started_at__isnull=False)
+        .values_list("job__name", "state", "started_at", "finished_at")
+        .order_by("-finished_at")[:limit]
+    )
+    return [
+        (name, state, (ended - started).total_seconds())
+        for name, state, started, ended in finished
+        if started and ended  # both set, by the filter; the check is for the type checker
+    ]
+
+
+def recent_failures(*, limit: int = 10) -> list[JobRun]:
+    """The newest runs that ended FAILED, ERROR or TIMEOUT, with their jobs."""
+    failed = JobRun.objects.filter(state__in=[RunState.FAILED, RunState.ERROR, RunState.TIMEOUT])
+    return list(failed.select_related("job").order_by("-finished_at")[:limit])

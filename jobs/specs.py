@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from etl import spec as etl_spec
-from jobs import capacity, schedules, validators
+from etl.spec.guards import validate_identifier
+from jobs import cron, validators
+from jobs.engines.glue import capacity
 from jobs.models import CatchUp, DestinationFormat, Engine, Job, SourceFormat, WriteMode
+from jobs.roles import ROLES
 
 MAX_DESCRIPTION_CHARS = 10_000
 MAX_PARTITION_COLUMNS = 10
@@ -66,7 +70,7 @@ class DestinationSpec(serializers.Serializer):
         errors: dict[str, Any] = {}
         for index, column in enumerate(value):
             try:
-                etl_spec.validate_identifier(column)
+                validate_identifier(column)
             except etl_spec.SpecError as exc:
                 errors[str(index)] = [
                     message for messages in exc.errors.values() for message in messages
@@ -211,7 +215,7 @@ class JobSpecSerializer(serializers.Serializer):
         required=False,
         default=CatchUp.LATEST,
         help_text="After downtime: none (skip missed ticks), latest (fire the last one) "
-        f"or all (every missed tick, at most {schedules.MAX_CATCH_UP_TICKS}).",
+        f"or all (every missed tick, at most {cron.MAX_CATCH_UP_TICKS}).",
     )
     trigger = TriggerSpec(required=False, allow_null=True, default=None)
     alerts = AlertsSpec(required=False, default=dict)
@@ -232,10 +236,6 @@ class JobSpecSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(required=False, default=True)
 
     def validate_team(self, value: str) -> str:
-        from django.contrib.auth.models import Group
-
-        from jobs.roles import ROLES
-
         if value and (value in ROLES or not Group.objects.filter(name=value).exists()):
             raise serializers.ValidationError(f"No team named {value!r}.")
         return value
@@ -269,14 +269,14 @@ class JobSpecSerializer(serializers.Serializer):
         if not value or not value.strip():
             return ""
         try:
-            return schedules.parse_schedule(value).expression
-        except schedules.ScheduleError as exc:
+            return cron.parse_schedule(value).expression
+        except cron.ScheduleError as exc:
             raise serializers.ValidationError(str(exc)) from exc
 
     def validate_timezone(self, value: str) -> str:
         try:
-            return schedules.validate_timezone(value)
-        except schedules.ScheduleError as exc:
+            return cron.validate_timezone(value)
+        except cron.ScheduleError as exc:
             raise serializers.ValidationError(str(exc)) from exc
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from typing import Any
 import jsonschema
 from django.core.exceptions import ValidationError
 
-from etl.spec import json_depth
+from etl.contract import ARGUMENT_PREFIX
+from etl.spec.guards import json_depth
 
 BUCKET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 PARAMETER_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
@@ -51,7 +52,9 @@ RESERVED_PARAMETER_NAMES = frozenset(
         "executor-cores",
     )
 )
-RESERVED_PARAMETER_PREFIX = "diep_"
+RESERVED_PARAMETER_PREFIX = ARGUMENT_PREFIX.removeprefix(
+    "--"
+)  # parameters are named without dashes
 
 
 def _has_control_chars(text: str) -> bool:

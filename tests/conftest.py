@@ -1,11 +1,15 @@
 """Shared fixtures: users in each role, API clients with real tokens, valid job bodies,
-and the moto server (real HTTP) standing in for AWS."""
+the moto server (real HTTP) standing in for AWS, and a local HTTP receiver as the alert
+webhook."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
@@ -213,8 +217,8 @@ def subprocess_database_url() -> str:
 def no_enqueue(monkeypatch: Any) -> list[str]:
     """Run start/stop tasks are recorded (their run ids) instead of sent to the broker."""
     sent: list[str] = []
-    monkeypatch.setattr("jobs.tasks.run_start.delay", sent.append)
-    monkeypatch.setattr("jobs.tasks.run_stop.delay", sent.append)
+    monkeypatch.setattr("jobs.runs.tasks.run_start.delay", sent.append)
+    monkeypatch.setattr("jobs.runs.tasks.run_stop.delay", sent.append)
     return sent
 
 
@@ -237,3 +241,40 @@ def one_glue_client(monkeypatch: Any) -> Any:
     client = session.get_client("glue")
     monkeypatch.setitem(session._clients, "glue:once", client)
     return client
+
+
+class Receiver:
+    """An HTTP server on a free local port recording the JSON bodies POSTed to it and
+    answering with `status`."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver(settings: Any, monkeypatch: Any) -> Iterator[Receiver]:
+    """The alert webhook "ops", with alert deliveries sent at once."""
+    from jobs import alerts
+
+    hook = Receiver()
+    settings.DIEP_ALERT_WEBHOOKS = {"ops": hook.url}
+    # Deliveries run when the alert commits; here at once.
+    monkeypatch.setattr("jobs.tasks.deliver_alerts.delay", lambda: alerts.deliver_due())
+    yield hook
+    hook.server.shutdown()

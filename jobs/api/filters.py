@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC
-from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
 
-from jobs.models import Engine, Job, JobRun, RunState, Trigger
+from diep_portal.api.filters import UtcDateTimeFilter
+from jobs.models import Engine, FireSource, Job, JobRun, RunState
 
 
 class JobFilter(django_filters.FilterSet):
@@ -40,19 +37,9 @@ class JobFilter(django_filters.FilterSet):
         return queryset.exclude(schedule="") if value else queryset.filter(schedule="")
 
 
-class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
-    """An ISO 8601 datetime compared in UTC. ISO allows offsets PostgreSQL does not
-    (-23:17 is valid ISO; PostgreSQL stops at ±15:59), so the value is converted first."""
-
-    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return super().filter(qs, value)
-
-
 class RunFilter(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=RunState.choices)
-    trigger = django_filters.ChoiceFilter(choices=Trigger.choices)
+    trigger = django_filters.ChoiceFilter(choices=FireSource.choices)
     job = django_filters.CharFilter(
         method="filter_job", max_length=100, help_text="Job UUID or name."
     )
@@ -69,31 +56,3 @@ class RunFilter(django_filters.FilterSet):
             return queryset.filter(job__job_id=uuid.UUID(value))
         except ValueError:
             return queryset.filter(job__name=value)
-
-
-_FILTER_TYPES = {
-    django_filters.BooleanFilter: OpenApiTypes.BOOL,
-    django_filters.IsoDateTimeFilter: OpenApiTypes.DATETIME,
-    UtcDateTimeFilter: OpenApiTypes.DATETIME,
-    django_filters.UUIDFilter: OpenApiTypes.UUID,
-    django_filters.NumberFilter: OpenApiTypes.NUMBER,
-}
-
-
-def filter_parameters(filterset: type[django_filters.FilterSet]) -> list[OpenApiParameter]:
-    """The filterset's query parameters for the OpenAPI schema of a plain APIView."""
-    parameters = []
-    for name, field in filterset.base_filters.items():
-        choices = field.extra.get("choices")
-        parameters.append(
-            OpenApiParameter(
-                name,
-                _FILTER_TYPES.get(type(field), OpenApiTypes.STR),
-                OpenApiParameter.QUERY,
-                description=str(field.extra.get("help_text", "") or ""),
-                enum=[value for value, _ in choices] if choices else None,
-                many=isinstance(field, django_filters.MultipleChoiceFilter) or None,
-                explode=True if isinstance(field, django_filters.MultipleChoiceFilter) else None,
-            )
-        )
-    return parameters

@@ -7,18 +7,9 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
-from jobs import schedules
+from jobs import cron
 from jobs.models import Job, JobRun, JobVersion, RunEvent, RunState
 from jobs.specs import DestinationSpec, JobSpecSerializer, SourceSpec, TriggerSpec, job_to_spec
-
-
-class ErrorSerializer(serializers.Serializer):
-    """Every 4xx body: a human message, a stable code and, for 400, messages per field."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    # A declared field, not Serializer.fields: DRF's metaclass moves it aside.
-    fields = serializers.DictField(required=False)  # type: ignore[assignment]
 
 
 def _username(user: Any) -> str | None:
@@ -65,7 +56,7 @@ class JobOutputSerializer(serializers.Serializer):
             "job_id": str(instance.job_id),
             "version": instance.version,
             **job_to_spec(instance),
-            "schedule_preview": schedules.schedule_preview(
+            "schedule_preview": cron.schedule_preview(
                 instance.schedule, tz=instance.timezone, now=timezone.now()
             ),
             "created_at": date.to_representation(instance.created_at),

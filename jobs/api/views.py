@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
@@ -13,71 +12,25 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
     extend_schema_view,
-    inline_serializer,
 )
-from rest_framework import serializers as drf_serializers
 from rest_framework import status
-from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from diep_portal.api.filters import filter_parameters
+from diep_portal.api.serializers import ErrorSerializer
+from diep_portal.api.views import ERRORS, ApiView, page_of, paginated
 from diep_portal.exceptions import ValidationFailed
 from jobs import selectors, services
 from jobs.api import serializers as io
-from jobs.api.filters import JobFilter, RunFilter, filter_parameters
-from jobs.models import Job, JobRun, Trigger
+from jobs.api.filters import JobFilter, RunFilter
+from jobs.models import FireSource, Job, JobRun
 from jobs.roles import team_for_job
+from jobs.runs.outcome import run_retry, run_stop
 from jobs.specs import JobSpecSerializer, job_to_spec, merge_spec_patch, spec_diff
 from jobs.triggers import trigger_overlap_warnings
 
-ERRORS = {
-    400: io.ErrorSerializer,
-    401: io.ErrorSerializer,
-    403: io.ErrorSerializer,
-    404: io.ErrorSerializer,
-}
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
-
-
-class HasMethodPermission(BasePermission):
-    """Authenticated, and holding the model permission the view names for this method."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        required = view.required_permissions.get(request.method, view.required_permissions["*"])
-        return bool(user.has_perm(required))
-
-
-class ApiView(APIView):
-    permission_classes = [HasMethodPermission]
-    required_permissions: dict[str, str] = {"*": "jobs.view_job"}
-
-
-@functools.cache  # one component per item type, however many operations list it
-def page_of(serializer: type) -> Any:
-    """The documented shape of a `paginated` response of `serializer` items."""
-    return inline_serializer(
-        name=f"Paginated{serializer.__name__.removesuffix('Serializer')}List",
-        fields={
-            "count": drf_serializers.IntegerField(),
-            "next": drf_serializers.URLField(allow_null=True),
-            "previous": drf_serializers.URLField(allow_null=True),
-            "results": serializer(many=True),
-        },
-    )
-
-
-def paginated(
-    view: APIView, request: Request, queryset: QuerySet[Any], serializer: type
-) -> Response:
-    paginator = PageNumberPagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    data = serializer(page, many=True, context={"request": request}).data
-    return paginator.get_paginated_response(data)
 
 
 def _validated_spec(data: Any, user: Any, *, current_team: str | None = None) -> dict[str, Any]:
@@ -117,7 +70,7 @@ class JobCreateApi(ApiView):
     @extend_schema(
         operation_id="create_job",
         request=JobSpecSerializer,
-        responses={201: io.JobOutputSerializer, 409: io.ErrorSerializer, **ERRORS},
+        responses={201: io.JobOutputSerializer, 409: ErrorSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
         job = services.job_create(
@@ -144,7 +97,7 @@ class JobListCreateApi(ApiView):
     @extend_schema(
         operation_id="jobs_create",
         request=JobSpecSerializer,
-        responses={201: io.JobOutputSerializer, 409: io.ErrorSerializer, **ERRORS},
+        responses={201: io.JobOutputSerializer, 409: ErrorSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
         return JobCreateApi.post(self, request)  # type: ignore[arg-type]
@@ -165,7 +118,7 @@ class JobDetailApi(ApiView):
         operation_id="jobs_partial_update",
         parameters=[_job_param("job_ref")],
         request=io.JobPatchSerializer,
-        responses={200: io.JobOutputSerializer, 409: io.ErrorSerializer, **ERRORS},
+        responses={200: io.JobOutputSerializer, 409: ErrorSerializer, **ERRORS},
         description="Change some fields; each effective change creates a new version. "
         "Nested source/destination/trigger objects merge; `trigger: null` removes it.",
     )
@@ -255,10 +208,6 @@ class JobVersionDiffApi(ApiView):
         )
 
 
-def _runs() -> QuerySet[JobRun]:
-    return JobRun.objects.select_related("job", "job_version", "requested_by", "retry_of")
-
-
 def _filtered_runs(request: Request, queryset: QuerySet[JobRun]) -> QuerySet[JobRun]:
     runs = RunFilter(request.query_params, queryset=queryset)
     if not runs.is_valid():
@@ -276,7 +225,7 @@ class JobRunListApi(ApiView):
     )
     def get(self, request: Request, job_ref: str) -> Response:
         job = selectors.job_get(job_ref, user=request.user)
-        runs = _filtered_runs(request, _runs().filter(job=job))
+        runs = _filtered_runs(request, selectors.visible_runs(job=job))
         return paginated(self, request, runs, io.RunOutputSerializer)
 
 
@@ -303,8 +252,8 @@ class JobFireApi(ApiView):
         responses={
             202: io.FireOutputSerializer,
             200: io.FireOutputSerializer,
-            409: io.ErrorSerializer,
-            422: io.ErrorSerializer,
+            409: ErrorSerializer,
+            422: ErrorSerializer,
             **ERRORS,
         },
     )
@@ -319,7 +268,7 @@ class JobFireApi(ApiView):
         result = services.job_fire(
             job=selectors.job_get(job_ref, user=request.user, fields=services.FIRE_FIELDS),
             parameters=body.validated_data["parameters"],
-            trigger=Trigger.API,
+            trigger=FireSource.API,
             user=request.user,
             idempotency_key=key,
             capacity_override=body.validated_data.get("capacity"),
@@ -344,7 +293,7 @@ class RunListApi(ApiView):
         responses={200: page_of(io.RunOutputSerializer), **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        runs = _runs().filter(job__in=selectors.visible_jobs(request.user))
+        runs = selectors.visible_runs(request.user)
         return paginated(self, request, _filtered_runs(request, runs), io.RunOutputSerializer)
 
 
@@ -372,10 +321,10 @@ class RunStopApi(ApiView):
         operation_id="runs_stop",
         request=None,
         parameters=[_run_param()],
-        responses={202: io.RunOutputSerializer, 409: io.ErrorSerializer, **ERRORS},
+        responses={202: io.RunOutputSerializer, 409: ErrorSerializer, **ERRORS},
     )
     def post(self, request: Request, run_id: str) -> Response:
-        run = services.run_stop(
+        run = run_stop(
             run=selectors.run_get(run_id, user=request.user), user=request.user, source="api"
         )
         return Response(io.RunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
@@ -388,10 +337,10 @@ class RunRetryApi(ApiView):
         operation_id="runs_retry",
         request=None,
         parameters=[_run_param()],
-        responses={202: io.RunOutputSerializer, 409: io.ErrorSerializer, **ERRORS},
+        responses={202: io.RunOutputSerializer, 409: ErrorSerializer, **ERRORS},
     )
     def post(self, request: Request, run_id: str) -> Response:
-        new_run = services.run_retry(
+        new_run = run_retry(
             run=selectors.run_get(run_id, user=request.user), user=request.user, source="api"
         )
         return Response(io.RunOutputSerializer(new_run).data, status=status.HTTP_202_ACCEPTED)

@@ -1,4 +1,4 @@
-"""The small interface every execution backend implements."""
+"""The interface every execution backend implements, and what it reports."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ class EngineStart:
 
 
 class ExecutionEngine(Protocol):
-    """Starts and stops runs. Engines never wait for a run to finish (DESIGN.md §3.3)."""
+    """Starts, stops and tracks runs. Engines never wait for a run to finish
+    (DESIGN.md §3.3): `track` learns how runs went, a tick at a time."""
 
     name: str
 
@@ -39,19 +40,8 @@ class ExecutionEngine(Protocol):
         """Ask the backend to stop the run; the terminal state arrives by the usual tracking."""
         ...
 
-
-def get_engine(name: str) -> ExecutionEngine:
-    """The engine registered under `name` (a Job.engine value)."""
-    from jobs.engines.glue import GlueEngine
-    from jobs.engines.local import LocalEngine
-
-    engines: dict[str, ExecutionEngine] = {
-        GlueEngine.name: GlueEngine(),
-        LocalEngine.name: LocalEngine(),
-    }
-    try:
-        return engines[name]
-    except KeyError:
-        raise EngineUnavailable(
-            f"The {name!r} engine is not available in this deployment."
-        ) from None
+    def track(self) -> int:
+        """One tracking tick over this engine's active runs: learn their states, end the
+        ones lost or past their timeout (with their metrics). Safe to run twice at once.
+        Returns how many runs it moved."""
+        ...

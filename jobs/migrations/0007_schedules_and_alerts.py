@@ -6,7 +6,7 @@ from django.db import migrations, models
 from django.utils import timezone
 
 from jobs.periodic import apply_periodic_tasks
-from jobs.schedules import ScheduleError, first_fire_after
+from jobs.cron import ScheduleError, first_fire_after
 
 
 def forwards(apps, schema_editor):

@@ -13,6 +13,7 @@ from diep_portal.aws.session import get_client
 from ingestion.models import IngestedFile
 from jobs import services
 from jobs.models import JobRun, RunState
+from jobs.runs.state import transition_run
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +29,8 @@ def browser(admin_browser: Client) -> Client:
 def finished_run(job: Any, state: str, seconds: int, **fields: Any) -> JobRun:
     run = services.job_fire(job=job, parameters={}, trigger="api").run
     started = timezone.now() - timedelta(seconds=seconds)
-    services.transition_run(run=run, to=RunState.STARTING, source="test", started_at=started)
-    services.transition_run(run=run, to=state, source="glue-poll", **fields)
+    transition_run(run=run, to=RunState.STARTING, source="test", started_at=started)
+    transition_run(run=run, to=state, source="glue-poll", **fields)
     return run
 
 

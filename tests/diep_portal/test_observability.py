@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from diep_portal.aws.session import get_client, reset_clients
-from jobs import services
+from jobs.runs.state import transition_run
 
 pytestmark = pytest.mark.django_db
 
@@ -47,8 +47,8 @@ def test_metrics_expose_runs_latency_events_and_queues(
     job = make_job()
     assert api.post(f"/fire_job/{job.job_id}", {}, format="json").status_code == 202
     run = job.runs.get()
-    services.transition_run(run=run, to="STARTING", source="test", started_at=timezone.now())
-    services.transition_run(run=run, to="SUCCEEDED", source="test")
+    transition_run(run=run, to="STARTING", source="test", started_at=timezone.now())
+    transition_run(run=run, to="SUCCEEDED", source="test")
     from diep_portal import observability
 
     observability._depth_cache.clear()
@@ -77,7 +77,7 @@ def test_request_ids_are_returned_and_logged(api: Any, caplog: Any) -> None:
 def test_json_log_lines_carry_request_and_run_ids(settings: Any) -> None:
     import logging.config
 
-    from diep_portal.observability import RequestIdFilter, request_id
+    from diep_portal.log import RequestIdFilter, request_id
 
     config = settings.LOGGING["formatters"]["json"]
     formatter_class = config["()"]

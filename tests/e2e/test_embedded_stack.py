@@ -97,10 +97,13 @@ def test_one_command_to_a_succeeded_demo_run(tmp_path: Path) -> None:
     log.write_text("")
     again = start(data, env, log)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "consumer.batch" not in log.read_text():
+        # Until the sample files' events are seen (under load the provisioning's test
+        # event may come in a batch of its own, well before them), then a coalescing
+        # window (5 s) and a flush tick, time for a wrong second run to appear.
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and "duplicate=2" not in log.read_text():
             time.sleep(1)
-        time.sleep(8)  # a coalescing window (5 s) and a flush tick later
+        time.sleep(8)
     finally:
         ctrl_c(again)
     second_log = log.read_text()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from jobs.engines.glue.tracking import poll_glue_runs
 from jobs.models import JobRun, RunState
 from tests.conftest import job_body
 from tests.e2e.conftest import wait_for
@@ -26,7 +27,7 @@ def test_create_then_fire_reaches_glue(
 ) -> None:
     from diep_portal.aws.dynamodb import dynamodb_get_item
     from diep_portal.aws.glue import glue_get_job_runs
-    from jobs import lifecycle, mirror
+    from jobs import mirror
 
     api = client_for(operator)
     created = api.post("/create_job/", job_body(glue_job_name=glue_job), format="json")
@@ -77,7 +78,7 @@ def test_create_then_fire_reaches_glue(
 
     # The Beat poll follows it to its end, and the mirror carries it to DynamoDB.
     for _ in range(5):
-        lifecycle.poll_glue_runs()
+        poll_glue_runs()
         run.refresh_from_db()
         if run.is_terminal:
             break

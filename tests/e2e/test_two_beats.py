@@ -17,8 +17,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
-from jobs.models import Job, JobRun, Trigger
-from jobs.scheduler import schedule_key
+from jobs.dispatch import schedule_key
+from jobs.models import FireSource, Job, JobRun
 from tests.conftest import subprocess_database_url
 from tests.e2e.conftest import ROOT, wait_for
 
@@ -66,7 +66,7 @@ def test_two_beats_fire_each_tick_once(make_job: Any, tmp_path: Path) -> None:
     ]
     try:
         wait_for(
-            lambda: JobRun.objects.filter(trigger=Trigger.SCHEDULE).count() >= len(jobs),
+            lambda: JobRun.objects.filter(trigger=FireSource.SCHEDULE).count() >= len(jobs),
             timeout=45,
         )
         time.sleep(4)  # both Beats keep ticking: nothing more may appear
@@ -78,7 +78,7 @@ def test_two_beats_fire_each_tick_once(make_job: Any, tmp_path: Path) -> None:
                 process.wait(20)
             except subprocess.TimeoutExpired:
                 process.kill()
-    runs = JobRun.objects.filter(trigger=Trigger.SCHEDULE)
+    runs = JobRun.objects.filter(trigger=FireSource.SCHEDULE)
     assert sorted(runs.values_list("job__name", flat=True)) == sorted(j.name for j in jobs)
     assert set(runs.values_list("idempotency_key", flat=True)) == {schedule_key(tick)}
     assert all(j.next_fire_at == tick + timedelta(minutes=10) for j in Job.objects.all())

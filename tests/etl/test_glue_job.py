@@ -14,9 +14,12 @@ import pytest
 
 from diep_portal.aws.glue import glue_get_job_runs
 from diep_portal.aws.session import get_client
+from etl.contract import RunArguments
 from etl.glue_job import main, parse_arguments
-from jobs import lifecycle, services
+from jobs import services
+from jobs.engines.glue.tracking import poll_glue_runs
 from jobs.models import RunState
+from jobs.runs.start import run_start
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,11 +27,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_arguments_as_glue_passes_them() -> None:
     argv = ["--JOB_NAME", "diep-ingest", "--diep_run_id", "r1", "--diep_spec=s3://a/s.json"]
     argv += ["--diep_manifest", "s3://a/old.json", "--diep_manifest", "s3://a/m.json"]
-    assert parse_arguments(argv) == {
-        "diep_run_id": "r1",
-        "diep_spec": "s3://a/s.json",
-        "diep_manifest": "s3://a/m.json",  # the run's argument follows the job's default
-    }
+    assert parse_arguments(argv) == RunArguments(
+        run_id="r1",
+        spec_uri="s3://a/s.json",
+        manifest_uri="s3://a/m.json",  # the run's argument follows the job's default
+    )
     with pytest.raises(SystemExit, match="--diep_spec"):
         parse_arguments(["--diep_run_id", "r1"])
 
@@ -99,7 +102,7 @@ def test_the_script_with_the_engines_arguments_on_the_moto_server(
         parameters_schema={},
     )
     run = services.job_fire(job=job, parameters={}, trigger="api").run
-    services.run_start(run_id=run.run_id, last_attempt=False)
+    run_start(run_id=run.run_id, last_attempt=False)
     run.refresh_from_db()
     (glue_run,) = list(glue_get_job_runs(job_name=glue_job, max_pages=1))
     assert glue_run.arguments["--diep_spec"].startswith("s3://diep-artifacts/specs/")
@@ -111,7 +114,7 @@ def test_the_script_with_the_engines_arguments_on_the_moto_server(
     assert [o["Key"] for o in listed] == [
         f"orders/order_date=2026-11-28/part-{run.run_id}-0.parquet"
     ]
-    lifecycle.poll_glue_runs()
+    poll_glue_runs()
     run.refresh_from_db()
     assert run.state == RunState.SUCCEEDED
     assert run.metrics["rows_out"] == 1

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from jobs.models import Job, JobRun, JobVersion, RunEvent, RunState
+from jobs.runs.outcome import run_stop
 from tests.conftest import job_body
 
 pytestmark = pytest.mark.django_db
@@ -179,7 +180,7 @@ def test_fire_job_202_renders_arguments_and_enqueues_after_commit(
 ) -> None:
     job = make_job()
     sent: list[str] = []
-    monkeypatch.setattr("jobs.tasks.run_start.delay", lambda run_id: sent.append(run_id))
+    monkeypatch.setattr("jobs.runs.tasks.run_start.delay", lambda run_id: sent.append(run_id))
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(
             f"/fire_job/{job.job_id}", {"parameters": {"region": "us"}}, format="json"
@@ -308,14 +309,13 @@ def test_fire_job_same_key_while_first_in_flight_is_409(
 def test_fire_over_max_concurrent_runs_queues_fifo(
     api: APIClient, make_job: Any, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr("jobs.tasks.run_start.delay", lambda run_id: None)
+    monkeypatch.setattr("jobs.runs.tasks.run_start.delay", lambda run_id: None)
     job = make_job(max_concurrent_runs=1)
     states = [api.post(f"/fire_job/{job.job_id}").json()["state"] for _ in range(3)]
     assert states == ["PENDING", "QUEUED", "QUEUED"]
     first, second, third = JobRun.objects.order_by("queued_at", "id")
-    from jobs import services
 
-    services.run_stop(run=first, user=None, source="test")  # frees the slot
+    run_stop(run=first, user=None, source="test")  # frees the slot
     second.refresh_from_db()
     third.refresh_from_db()
     assert (second.state, third.state) == (RunState.PENDING, RunState.QUEUED)
@@ -401,7 +401,7 @@ def test_disable_enable(api: APIClient, make_job: Any) -> None:
 
 
 def test_runs_list_detail_filters(api: APIClient, make_job: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr("jobs.tasks.run_start.delay", lambda run_id: None)
+    monkeypatch.setattr("jobs.runs.tasks.run_start.delay", lambda run_id: None)
     job = make_job(max_concurrent_runs=1)
     first = api.post(f"/fire_job/{job.name}").json()
     api.post(f"/fire_job/{job.name}")
@@ -421,7 +421,7 @@ def test_runs_list_detail_filters(api: APIClient, make_job: Any, monkeypatch: An
 
 
 def test_stop_and_retry(api: APIClient, make_job: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr("jobs.tasks.run_start.delay", lambda run_id: None)
+    monkeypatch.setattr("jobs.runs.tasks.run_start.delay", lambda run_id: None)
     job = make_job()
     run_id = api.post(f"/fire_job/{job.name}").json()["run_id"]
     assert api.post(f"/api/v1/runs/{run_id}/retry/").status_code == 409  # still pending
@@ -445,7 +445,7 @@ def test_stop_and_retry(api: APIClient, make_job: Any, monkeypatch: Any) -> None
 def test_viewer_cannot_stop_or_retry(
     viewer: Any, client_for: Any, api: APIClient, make_job: Any, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr("jobs.tasks.run_start.delay", lambda run_id: None)
+    monkeypatch.setattr("jobs.runs.tasks.run_start.delay", lambda run_id: None)
     job = make_job()
     run_id = api.post(f"/fire_job/{job.name}").json()["run_id"]
     client = client_for(viewer)

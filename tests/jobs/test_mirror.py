@@ -13,6 +13,7 @@ from diep_portal.aws.dynamodb import dynamodb_get_item, dynamodb_put_versioned
 from diep_portal.aws.session import get_client
 from jobs import mirror, services
 from jobs.models import Job, JobRun, MirrorTombstone, RunState
+from jobs.runs.state import transition_run
 from jobs.specs import job_to_spec
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def tables(aws: str, monkeypatch: Any) -> None:
-    monkeypatch.setattr("jobs.tasks.run_start.delay", lambda run_id: None)
+    monkeypatch.setattr("jobs.runs.tasks.run_start.delay", lambda run_id: None)
     assert set(mirror.mirror_ensure_tables()) == {"diep-jobs", "diep-job-runs"}
 
 
@@ -63,7 +64,7 @@ def test_changes_disable_and_run_transitions_follow(tables: None, make_job: Any)
     mirror.mirror_drain()
     job = bump(job, description="v2")
     services.job_set_enabled(job=job, enabled=False, user=None, source="test")
-    services.transition_run(run=run, to=RunState.STARTING, source="test")
+    transition_run(run=run, to=RunState.STARTING, source="test")
     mirror.mirror_drain()
     item = job_in_table(job)
     assert item is not None

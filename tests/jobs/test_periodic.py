@@ -1,4 +1,5 @@
-"""Every Beat entry's task, run twice in a row on a quiet system with real AWS (moto)
+"""The Beat entries: declared idempotently with an expiry (retired ones removed, others'
+kept), and every entry's task, run twice in a row on a quiet system with real AWS (moto)
 resources: the second run finds nothing left to do, and neither fails."""
 
 from __future__ import annotations
@@ -7,6 +8,8 @@ from typing import Any
 
 import pytest
 from celery import current_app
+from django.core.management import call_command
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 import ingestion.tasks
 import jobs.tasks
@@ -42,3 +45,24 @@ def test_each_periodic_task_is_safe_to_repeat(
     task()
     second = task()
     assert nothing(second), second
+
+
+def test_beat_entries_are_declared_with_expiry(db: None) -> None:
+    # An entry DIEP no longer declares (a retired task) goes; others' entries stay.
+    interval = IntervalSchedule.objects.create(every=30, period="seconds")
+    PeriodicTask.objects.create(
+        name="diep.poll_glue_runs", task="jobs.poll_glue_runs", interval=interval
+    )
+    PeriodicTask.objects.create(name="theirs", task="theirs.task", interval=interval)
+    call_command("setup_periodic_tasks", stdout=None)
+    call_command("setup_periodic_tasks", stdout=None)  # idempotent
+    assert PeriodicTask.objects.filter(name="theirs").exists()
+    tasks = {task.name: task for task in PeriodicTask.objects.filter(name__startswith="diep.")}
+    assert set(tasks) == {entry.name for entry in PERIODIC_TASKS}
+    track = tasks["diep.track_runs"]
+    assert (track.task, track.interval.every, track.interval.period) == (
+        "jobs.track_runs",
+        30,
+        "seconds",
+    )
+    assert all(0 < task.expire_seconds <= task.interval.every for task in tasks.values())

@@ -11,6 +11,9 @@ from diep_portal.aws.session import get_client
 from diep_portal.exceptions import Conflict, TransientAwsError
 from jobs import services
 from jobs.models import JobRun, RunEvent, RunState
+from jobs.runs.outcome import run_retry, run_stop
+from jobs.runs.start import StopNotReady, run_start, run_stop_engine
+from jobs.runs.state import transition_run
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +32,7 @@ def test_run_start_claims_and_records_glue_run_id(
     glue_job: str, make_job: Any, no_enqueue: Any
 ) -> None:
     run = fire(make_job(glue_job_name=glue_job), parameters={"region": "us"})
-    services.run_start(run_id=run.run_id, last_attempt=False)
+    run_start(run_id=run.run_id, last_attempt=False)
     run.refresh_from_db()
     assert run.state == RunState.STARTING
     assert run.started_at is not None
@@ -43,8 +46,8 @@ def test_run_start_claims_and_records_glue_run_id(
 
 def test_run_start_twice_starts_glue_once(glue_job: str, make_job: Any, no_enqueue: Any) -> None:
     run = fire(make_job(glue_job_name=glue_job))
-    services.run_start(run_id=run.run_id, last_attempt=False)
-    services.run_start(run_id=run.run_id, last_attempt=False)  # a redelivered task
+    run_start(run_id=run.run_id, last_attempt=False)
+    run_start(run_id=run.run_id, last_attempt=False)  # a redelivered task
     assert len(glue_runs(glue_job)) == 1
     assert RunEvent.objects.filter(run=run, to_state="STARTING").count() == 1
 
@@ -53,7 +56,7 @@ def test_unknown_glue_job_fails_with_aws_message(
     artifacts: str, make_job: Any, no_enqueue: Any
 ) -> None:
     run = fire(make_job(glue_job_name="does-not-exist"))
-    services.run_start(run_id=run.run_id, last_attempt=False)
+    run_start(run_id=run.run_id, last_attempt=False)
     run.refresh_from_db()
     assert run.state == RunState.FAILED
     assert "does-not-exist" in run.error_message
@@ -68,13 +71,13 @@ def test_throttled_start_goes_back_to_pending_then_fails_on_last_attempt(
     with Stubber(client) as stub:
         stub.add_client_error("start_job_run", "ThrottlingException", "Rate exceeded", 400)
         with pytest.raises(TransientAwsError):
-            services.run_start(run_id=run.run_id, last_attempt=False)
+            run_start(run_id=run.run_id, last_attempt=False)
         run.refresh_from_db()
         assert run.state == RunState.PENDING
         # Claimed before: first look for a Glue run the lost attempt may have started.
         stub.add_response("get_job_runs", {"JobRuns": []}, {"JobName": glue_job, "MaxResults": 200})
         stub.add_client_error("start_job_run", "InternalServiceException", "oops", 500)
-        services.run_start(run_id=run.run_id, last_attempt=True)
+        run_start(run_id=run.run_id, last_attempt=True)
     run.refresh_from_db()
     assert run.state == RunState.FAILED
     assert "oops" in run.error_message
@@ -89,9 +92,9 @@ def test_throttled_start_goes_back_to_pending_then_fails_on_last_attempt(
 
 def test_transitions_are_monotonic(make_job: Any, no_enqueue: Any) -> None:
     run = fire(make_job())
-    assert services.transition_run(run=run, to=RunState.STOPPED, source="test")
+    assert transition_run(run=run, to=RunState.STOPPED, source="test")
     for late in (RunState.RUNNING, RunState.PENDING, RunState.SUCCEEDED, RunState.STARTING):
-        assert not services.transition_run(run=run, to=late, source="late-poll")
+        assert not transition_run(run=run, to=late, source="late-poll")
     run.refresh_from_db()
     assert run.state == RunState.STOPPED
     assert run.events.count() == 2
@@ -101,24 +104,24 @@ def test_stop_started_run_goes_stopping_and_asks_engine(
     make_job: Any, no_enqueue: list[str], django_capture_on_commit_callbacks: Any
 ) -> None:
     run = fire(make_job())
-    services.transition_run(run=run, to=RunState.STARTING, source="test")
+    transition_run(run=run, to=RunState.STARTING, source="test")
     with django_capture_on_commit_callbacks(execute=True):
-        services.run_stop(run=run, user=None, source="api")
+        run_stop(run=run, user=None, source="api")
     assert run.state == RunState.STOPPING
     assert no_enqueue[-1] == str(run.run_id)
-    with pytest.raises(services.StopNotReady):  # no Glue id yet: the task retries later
-        services.run_stop_engine(run_id=run.run_id)
-    services.run_stop(run=run, user=None, source="api")  # stopping again is harmless
-    services.transition_run(run=run, to=RunState.STOPPED, source="test")
+    with pytest.raises(StopNotReady):  # no Glue id yet: the task retries later
+        run_stop_engine(run_id=run.run_id)
+    run_stop(run=run, user=None, source="api")  # stopping again is harmless
+    transition_run(run=run, to=RunState.STOPPED, source="test")
     with pytest.raises(Conflict):
-        services.run_stop(run=run, user=None, source="api")
+        run_stop(run=run, user=None, source="api")
 
 
 def test_stop_engine_calls_batch_stop(glue_job: str, make_job: Any, no_enqueue: Any) -> None:
     run = fire(make_job(glue_job_name=glue_job))
-    services.run_start(run_id=run.run_id, last_attempt=False)
+    run_start(run_id=run.run_id, last_attempt=False)
     run.refresh_from_db()
-    services.run_stop(run=run, user=None, source="api")
+    run_stop(run=run, user=None, source="api")
     client = get_client("glue")
     with Stubber(client) as stub:  # moto has no BatchStopJobRun
         stub.add_response(
@@ -129,7 +132,7 @@ def test_stop_engine_calls_batch_stop(glue_job: str, make_job: Any, no_enqueue: 
             },
             {"JobName": glue_job, "JobRunIds": [run.external_run_id]},
         )
-        services.run_stop_engine(run_id=run.run_id)
+        run_stop_engine(run_id=run.run_id)
         stub.assert_no_pending_responses()
 
 
@@ -163,11 +166,11 @@ def test_retry_keeps_version_and_parameters(make_job: Any, no_enqueue: Any) -> N
 
     job = make_job()
     run = fire(job, parameters={"region": "us"})
-    services.transition_run(run=run, to=RunState.FAILED, source="test")
+    transition_run(run=run, to=RunState.FAILED, source="test")
     spec = job_to_spec(job)
     spec["parameters"] = {"region": "eu", "batch_size": "7"}
     services.job_update(job=job, spec=spec, user=None, source="test")
-    retry = services.run_retry(run=run, user=None, source="api")
+    retry = run_retry(run=run, user=None, source="api")
     assert retry.job_version_id == run.job_version_id
     assert retry.parameters == run.parameters
     assert retry.arguments["--batch_size"] == "500"

@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from diep_portal.aws.glue import glue_get_job_runs
-from jobs import lifecycle, services
+from jobs import services
+from jobs.engines.glue.tracking import poll_glue_runs
 from jobs.models import JobRun, RunState
+from jobs.runs.recovery import recover_stale_starts
 from tests.e2e.conftest import start_worker, stop_process
 from tests.reliability.faulty_aws import FaultyAws
 
@@ -41,8 +43,8 @@ def test_runs_converge_through_throttling_5xx_and_lost_start_answers(
         runs = [services.job_fire(job=job, parameters={}, trigger="api").run for _ in range(RUNS)]
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline:
-            lifecycle.poll_glue_runs()  # as Beat would, straight to moto
-            lifecycle.recover_stale_starts()
+            poll_glue_runs()  # as Beat would, straight to moto
+            recover_stale_starts()
             if all(r.is_terminal for r in JobRun.objects.filter(job=job)):
                 break
             time.sleep(2)

@@ -46,7 +46,7 @@ def test_a_fire_while_the_broker_is_down_is_accepted_and_recovered(
     def broker_down(*args: Any) -> None:
         raise OperationalError("Error 111 connecting to redis:6379. Connection refused.")
 
-    monkeypatch.setattr("jobs.tasks.run_start.delay", broker_down)
+    monkeypatch.setattr("jobs.runs.tasks.run_start.delay", broker_down)
     job = make_job()
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(f"/fire_job/{job.job_id}", {}, format="json")
@@ -87,10 +87,12 @@ def redis_server(port: int) -> subprocess.Popen[bytes]:
 MAINTENANCE_LOOP = """
 import time, django
 django.setup()
-from jobs import lifecycle
+from jobs.engines.glue.tracking import poll_glue_runs
+from jobs.runs.recovery import recover_stale_starts
+
 while True:
-    lifecycle.recover_stale_starts()
-    lifecycle.poll_glue_runs()
+    recover_stale_starts()
+    poll_glue_runs()
     time.sleep(1)
 """
 

@@ -33,12 +33,15 @@ SWEEPS = """
 import time, django
 django.setup()
 from ingestion.services import files_flush
-from jobs import lifecycle
+from jobs.engines.local.tracking import recover_lost_local_runs
+from jobs.runs.admission import admit_due_queued_runs
+from jobs.runs.recovery import recover_stale_starts
+
 while True:  # what Beat does, faster
     files_flush()
-    lifecycle.recover_lost_local_runs()
-    lifecycle.recover_stale_starts()
-    lifecycle.admit_due_queued_runs()
+    recover_lost_local_runs()
+    recover_stale_starts()
+    admit_due_queued_runs()
     time.sleep(1)
 """
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from diep_portal.aws.dynamodb import KeySchema
 from diep_portal.aws.provision.errors import ProvisionError
 from diep_portal.aws.provision.package import REPO_ROOT, etl_package_zip
+from etl.contract import ARTIFACTS_BUCKET_ARGUMENT
 
 Action = Literal["create", "update", "unchanged"]
 Kind = Literal[
@@ -226,7 +227,7 @@ def desired_infrastructure(
             "--additional-python-modules": GLUE_ADDITIONAL_MODULES,
             "--job-language": "python",
             "--enable-continuous-cloudwatch-log": "true",
-            "--diep_artifacts_bucket": artifacts_bucket,
+            ARTIFACTS_BUCKET_ARGUMENT: artifacts_bucket,
         },
         glue_version=settings.DIEP_GLUE_VERSION,
         worker_type=settings.DIEP_GLUE_WORKER_TYPE,

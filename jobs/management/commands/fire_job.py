@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from diep_portal.exceptions import ApplicationError
 from jobs import selectors, services
-from jobs.models import TERMINAL_STATES, RunState, Trigger
+from jobs.models import TERMINAL_STATES, FireSource, RunState
 from jobs.specs import error_lines
 
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
             result = services.job_fire(
                 job=selectors.job_get(options["job"]),
                 parameters=parameters,
-                trigger=Trigger.CLI,
+                trigger=FireSource.CLI,
                 idempotency_key=options["idempotency_key"],
             )
         except ApplicationError as exc:

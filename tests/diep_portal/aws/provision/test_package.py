@@ -23,7 +23,12 @@ def test_the_zip_holds_the_etl_package_under_its_own_name() -> None:
 
     entries = names(archive)
     assert entries == sorted(entries)
-    assert {"etl/__init__.py", "etl/spec.py", "etl/run.py", "etl/storage.py"} <= set(entries)
+    assert {
+        "etl/__init__.py",
+        "etl/spec/__init__.py",
+        "etl/run.py",
+        "etl/storage.py",
+    } <= set(entries)
     assert all(name.startswith("etl/") for name in entries)  # no fake parent package
     assert not [name for name in entries if "__pycache__" in name or not name.endswith(".py")]
     # The Glue script is uploaded on its own (glue/glue_job.py), not imported from the zip.

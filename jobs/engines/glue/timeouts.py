@@ -1,0 +1,65 @@
+"""The timeout backstop for Glue runs: Glue enforces the Timeout passed on StartJobRun;
+runs it did not end are stopped here and end TIMEOUT."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from diep_portal.aws.glue import glue_batch_stop_job_run
+from diep_portal.exceptions import AwsError
+from jobs.models import Engine, JobRun, RunState
+from jobs.runs.state import transition_run
+
+logger = logging.getLogger(__name__)
+
+
+def enforce_timeouts() -> int:
+    """Stop runs still going past their job's timeout (plus grace); they end TIMEOUT.
+
+    Glue enforces the Timeout we pass on StartJobRun; this is the backstop for runs
+    it did not end. One BatchStopJobRun per Glue job name.
+    """
+    now = timezone.now()
+    grace = timedelta(seconds=settings.DIEP_TIMEOUT_GRACE_SECONDS)
+    overdue: dict[str, list[JobRun]] = defaultdict(list)
+    for run in (
+        JobRun.objects.select_related("job")
+        .filter(
+            engine=Engine.GLUE,
+            state__in=(RunState.STARTING, RunState.RUNNING),
+            started_at__isnull=False,
+        )
+        .exclude(external_run_id="")
+    ):
+        if run.started_at is None:
+            continue
+        if run.started_at + timedelta(minutes=run.job.timeout_minutes) + grace >= now:
+            continue
+        if transition_run(
+            run=run,
+            to=RunState.STOPPING,
+            source="timeout",
+            message="past the job's timeout; stopping",
+            stop_reason="timeout",
+        ):
+            overdue[run.job.glue_job_name].append(run)
+    for glue_job_name, runs in overdue.items():
+        try:
+            result = glue_batch_stop_job_run(
+                job_name=glue_job_name, job_run_ids=[r.external_run_id for r in runs]
+            )
+        except AwsError as exc:  # the next tick tries again: the runs stay STOPPING
+            logger.warning("run.timeout_stop_failed", extra={"error": str(exc)})
+            continue
+        for run in runs:
+            if run.external_run_id in result.errors:
+                logger.warning(
+                    "run.timeout_stop_refused",
+                    extra={"run_id": str(run.run_id), "error": result.errors[run.external_run_id]},
+                )
+    return sum(len(runs) for runs in overdue.values())

@@ -1,0 +1,1 @@
+"""The local engine: pyarrow ETL in a Celery worker (engine, worker, tasks, tracking)."""
