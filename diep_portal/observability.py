@@ -51,6 +51,9 @@ API_LATENCY = Histogram(
     ["view", "method", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+# Every label set stays bounded: a made-up HTTP method is counted as "other", never as a
+# new series (anyone may send one).
+LABELLED_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
 DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 7200, float("inf"))
 
 
@@ -73,7 +76,8 @@ class RequestObservabilityMiddleware:
         match = getattr(request, "resolver_match", None)
         view = match.view_name if match and match.view_name else "unmatched"
         if view not in ("metrics", "healthz", "readyz"):
-            API_LATENCY.labels(view, request.method, f"{response.status_code // 100}xx").observe(
+            method = request.method if request.method in LABELLED_METHODS else "other"
+            API_LATENCY.labels(view, method, f"{response.status_code // 100}xx").observe(
                 time.perf_counter() - began
             )
         response["X-Request-ID"] = rid

@@ -152,6 +152,8 @@ def _send(delivery: AlertDelivery) -> None:
         "run_id": str(alert.run.run_id) if alert.run_id and alert.run else None,
         "created_at": alert.created_at.isoformat(),
     }
-    response = requests.post(url, json=body, timeout=10)
+    # No redirects: a receiver's 3xx must not make the portal POST the alert elsewhere
+    # (an internal address, say); it counts as a failed delivery like any other.
+    response = requests.post(url, json=body, timeout=10, allow_redirects=False)
     if response.status_code >= 300:
         raise RuntimeError(f"HTTP {response.status_code}")

@@ -103,6 +103,12 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     """Validate `s3://bucket/prefix` and return (bucket, prefix)."""
     if not isinstance(uri, str) or not uri.startswith("s3://"):
         raise ValidationError("Expected an S3 URI like s3://bucket/prefix/.", code="invalid_uri")
+    if "?" in uri or "#" in uri:
+        # URL parsing (the ETL's and S3 clients') would cut the URI there: data would go
+        # to, or come from, a shorter prefix than the one shown.
+        raise ValidationError(
+            "An S3 URI cannot contain '?' or '#': they would cut it short.", code="invalid_uri"
+        )
     bucket, _, prefix = uri[len("s3://") :].partition("/")
     validate_bucket_name(bucket)
     validate_key_prefix(prefix)

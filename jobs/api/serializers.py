@@ -7,6 +7,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
+from diep_portal.api.serializers import RefuseUnknownFieldsMixin
 from jobs import cron
 from jobs.models import Job, JobRun, JobVersion, RunEvent, RunState
 from jobs.specs import DestinationSpec, JobSpecSerializer, SourceSpec, TriggerSpec, job_to_spec
@@ -166,7 +167,7 @@ class RunDetailOutputSerializer(RunOutputSerializer):
         fields = [*RunOutputSerializer.Meta.fields, "events"]
 
 
-class FireCapacitySerializer(serializers.Serializer):
+class FireCapacitySerializer(RefuseUnknownFieldsMixin, serializers.Serializer):
     worker_type = serializers.CharField(required=False)
     number_of_workers = serializers.IntegerField(required=False)
     execution_class = serializers.CharField(required=False)

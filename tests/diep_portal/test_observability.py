@@ -102,6 +102,17 @@ def test_json_log_lines_carry_request_and_run_ids(settings: Any) -> None:
     assert logging.config  # the settings' dictConfig accepts it (Django loaded it at start)
 
 
+def test_latency_labels_stay_bounded_whatever_method_is_sent(settings: Any) -> None:
+    settings.DIEP_METRICS_TOKEN = ""
+    client = Client()
+    for method in ("BREW", "X-EVIL-1", "X-EVIL-2"):
+        client.generic(method, "/api/v1/jobs/")
+    text = client.get("/metrics").content.decode()
+    assert 'method="other"' in text
+    assert "BREW" not in text
+    assert "X-EVIL" not in text
+
+
 def test_metrics_token_when_configured(settings: Any) -> None:
     settings.DIEP_METRICS_TOKEN = "s3cret-scraper"
     assert Client().get("/metrics").status_code == 401

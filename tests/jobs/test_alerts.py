@@ -80,6 +80,24 @@ def test_failed_deliveries_back_off_then_give_up(
     assert len(receiver.bodies) == 3
 
 
+def test_webhook_redirects_are_not_followed(
+    receiver: Receiver, make_job: Any, no_enqueue: Any
+) -> None:
+    inside = Receiver()  # an internal address the receiver points the portal at
+    try:
+        receiver.status, receiver.location = 307, inside.url
+        job = make_job(alerts={**ALERTS, "emails": []})
+        fail(services.job_fire(job=job, parameters={}, trigger="api").run)
+        assert alerts.deliver_due() == 0
+        delivery = AlertDelivery.objects.get()
+        assert len(receiver.bodies) == 1
+        assert inside.bodies == []
+        assert delivery.state == DeliveryState.PENDING  # a failed attempt, retried later
+        assert "HTTP 307" in delivery.last_error
+    finally:
+        inside.server.shutdown()
+
+
 @pytest.mark.parametrize(
     ("alerts_spec", "message"),
     [

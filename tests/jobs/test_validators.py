@@ -47,6 +47,10 @@ def test_split_s3_uri() -> None:
         "s3://raw-data/a/./b",
         "s3://raw-data/\x07bell",
         "s3://raw-data/" + "k" * 1100,
+        # URL parsing would write to s3://raw-data/a/ while s3://raw-data/a/?b is shown.
+        "s3://raw-data/a/?b",
+        "s3://raw-data/a/#b",
+        "s3://raw-data/a#/b/",
     ]:
         with pytest.raises(ValidationError):
             validators.split_s3_uri(bad)

@@ -8,6 +8,7 @@ import pytest
 
 from diep_portal.aws.session import get_client
 from jobs.engines.glue.capacity import CapacityError, resolve_capacity, validate_job_capacity
+from jobs.models import JobRun
 from jobs.runs.start import run_start
 
 JOB = {
@@ -103,3 +104,18 @@ def test_job_capacity_is_validated_by_the_api(api: Any) -> None:
     response = api.post("/create_job/", job_body(capacity={"worker_type": "G.1X"}), format="json")
     assert response.status_code == 400
     assert "number_of_workers" in response.json()["fields"]["capacity"]
+
+
+def test_unknown_capacity_override_keys_are_refused_not_dropped(
+    glue_job: str, make_job: Any, api: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("jobs.runs.tasks.run_start.delay", lambda run_id: None)
+    make_job(glue_job_name=glue_job, capacity=JOB)
+    # A typo, and a key no encoder could echo back as it came (a lone surrogate).
+    typo = '{"capacity": {"number_of_worker": 2, "\\ud800": 1}}'
+    response = api.post("/fire_job/orders-daily", typo, content_type="application/json")
+    assert response.status_code == 400
+    fields = response.json()["fields"]["capacity"]
+    assert fields["number_of_worker"] == ["Unknown field."]
+    assert fields["\\ud800"] == ["Unknown field."]  # echoed printable, never a 500
+    assert not JobRun.objects.exists()
