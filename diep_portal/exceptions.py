@@ -63,6 +63,13 @@ class Conflict(ApplicationError):
     default_code = "conflict"
 
 
+class PreconditionFailed(ApplicationError):
+    """412: the request's If-Match names a version that is no longer the current one."""
+
+    status_code = 412
+    default_code = "precondition_failed"
+
+
 class Unprocessable(ApplicationError):
     """422: well-formed but semantically refused (e.g. idempotency key reused with new body)."""
 
@@ -138,6 +145,7 @@ def _code_for(status_code: int) -> str:
         404: "not_found",
         405: "method_not_allowed",
         409: "conflict",
+        412: "precondition_failed",
         415: "unsupported_media_type",
         422: "unprocessable",
         429: "throttled",

@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from diep_portal.celery import enqueue_on_commit
-from diep_portal.exceptions import Conflict, Unprocessable, ValidationFailed
+from diep_portal.exceptions import Conflict, PreconditionFailed, Unprocessable, ValidationFailed
 from diep_portal.locks import try_transaction_lock
 from jobs import cron, selectors, validators
 from jobs.engines.glue.capacity import CapacityError, resolve_capacity
@@ -30,7 +30,7 @@ from jobs.models import Job, JobRun, JobVersion, MirrorTombstone
 from jobs.roles import author_of
 from jobs.runs.admission import admit_queued_runs, admit_run
 from jobs.runs.arguments import render_arguments
-from jobs.specs import job_to_spec, spec_to_model_fields
+from jobs.specs import job_to_spec, merge_spec_patch, spec_to_model_fields
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +155,34 @@ def _notifications_changed() -> None:
     after commit (provisioning reads the committed jobs)."""
     if settings.DIEP_AUTO_PROVISION:
         enqueue_on_commit("diep.provision_infrastructure", recovered_by="manage.py provision")
+
+
+@transaction.atomic
+def job_patch(
+    *,
+    job: Job,
+    patch: Mapping[str, Any],
+    validate: Callable[[dict[str, Any], str], Mapping[str, Any]],
+    user: User,
+    source: str,
+    expected_version: int | None = None,
+) -> Job:
+    """Apply a partial change (jobs.specs.merge_spec_patch) to the job as it is now.
+
+    The current spec is read under the job's row lock, so two concurrent patches both
+    land, the second merged into the first's result. `validate(merged_spec, team)`
+    checks the result (the interface's rules: the spec serializer, team moves).
+    With `expected_version` (If-Match), a job changed meanwhile raises
+    PreconditionFailed and nothing is written.
+    """
+    locked = Job.objects.select_for_update().get(pk=job.pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise PreconditionFailed(
+            f"Job {locked.name!r} is at version {locked.version}, not {expected_version}: "
+            "read it again and reapply the change."
+        )
+    spec = validate(merge_spec_patch(job_to_spec(locked), patch), locked.team)
+    return job_update(job=locked, spec=spec, user=user, source=source)
 
 
 def job_set_enabled(*, job: Job, enabled: bool, user: User, source: str) -> Job:

@@ -27,7 +27,7 @@ from jobs.api.filters import JobFilter, RunFilter
 from jobs.models import FireSource, Job, JobRun
 from jobs.roles import team_for_job
 from jobs.runs.outcome import run_retry, run_stop
-from jobs.specs import JobSpecSerializer, job_to_spec, merge_spec_patch, spec_diff
+from jobs.specs import JobSpecSerializer, spec_diff
 from jobs.triggers import trigger_overlap_warnings
 
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -50,7 +50,18 @@ def _job_response(
     data = io.JobOutputSerializer(job).data
     if with_warnings:
         data["warnings"] = trigger_overlap_warnings(job)
-    return Response(data, status=code)
+    # The version is the job's entity tag: a client sends it back as If-Match on PATCH.
+    return Response(data, status=code, headers={"ETag": f'"{job.version}"'})
+
+
+def _if_match_version(request: Request) -> int | None:
+    """The job version an If-Match header requires (None without one, or with `*`).
+    A tag that is no version of ours can never match: -1, so the PATCH gets a 412."""
+    header = request.headers.get("If-Match", "").strip()
+    if not header or header == "*":
+        return None
+    tag = header.split(",")[0].strip().removeprefix("W/").strip('"')
+    return int(tag) if tag.isdigit() and len(tag) < 10 else -1
 
 
 def _job_param(name: str = "job") -> OpenApiParameter:
@@ -116,23 +127,40 @@ class JobDetailApi(ApiView):
 
     @extend_schema(
         operation_id="jobs_partial_update",
-        parameters=[_job_param("job_ref")],
+        parameters=[
+            _job_param("job_ref"),
+            OpenApiParameter(
+                "If-Match",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description='The ETag of the job as read (e.g. "3"); 412 if it changed since.',
+            ),
+        ],
         request=io.JobPatchSerializer,
-        responses={200: io.JobOutputSerializer, 409: ErrorSerializer, **ERRORS},
+        responses={
+            200: io.JobOutputSerializer,
+            409: ErrorSerializer,
+            412: ErrorSerializer,
+            **ERRORS,
+        },
         description="Change some fields; each effective change creates a new version. "
-        "Nested source/destination/trigger objects merge; `trigger: null` removes it.",
+        "Nested source/destination/trigger objects merge; `trigger: null` removes it. "
+        "Send the ETag of the job you read as If-Match to get 412 instead of overwriting "
+        "a change made meanwhile.",
     )
     def patch(self, request: Request, job_ref: str) -> Response:
         job = selectors.job_get(job_ref, user=request.user)
         if not isinstance(request.data, dict):
             raise ValidationFailed("Expected a JSON object.")
-        spec = _validated_spec(
-            merge_spec_patch(job_to_spec(job), request.data), request.user, current_team=job.team
+        updated = services.job_patch(
+            job=job,
+            patch=request.data,
+            validate=lambda spec, team: _validated_spec(spec, request.user, current_team=team),
+            user=request.user,
+            source="api",
+            expected_version=_if_match_version(request),
         )
-        return _job_response(
-            services.job_update(job=job, spec=spec, user=request.user, source="api"),
-            with_warnings=True,
-        )
+        return _job_response(updated, with_warnings=True)
 
 
 class _JobEnabledApi(ApiView):

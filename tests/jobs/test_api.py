@@ -390,6 +390,78 @@ def test_patch_rename_onto_existing_is_409(api: APIClient, make_job: Any) -> Non
     assert response.status_code == 409
 
 
+def test_if_match_with_a_stale_version_is_412_and_changes_nothing(
+    api: APIClient, make_job: Any
+) -> None:
+    job = make_job()
+    read = api.get(f"/api/v1/jobs/{job.name}/")
+    assert read["ETag"] == '"1"'
+    first = api.patch(
+        f"/api/v1/jobs/{job.name}/", {"description": "mine"}, format="json", HTTP_IF_MATCH='"1"'
+    )
+    assert first.status_code == 200, first.content
+    assert first["ETag"] == '"2"'
+    stale = api.patch(
+        f"/api/v1/jobs/{job.name}/", {"description": "theirs"}, format="json", HTTP_IF_MATCH='"1"'
+    )
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "precondition_failed"
+    for nonsense in ('"v2"', "W/", '"99999999999"'):
+        refused = api.patch(
+            f"/api/v1/jobs/{job.name}/", {"description": "x"}, format="json", HTTP_IF_MATCH=nonsense
+        )
+        assert refused.status_code == 412, nonsense
+    anything = api.patch(
+        f"/api/v1/jobs/{job.name}/", {"max_retries": 2}, format="json", HTTP_IF_MATCH="*"
+    )
+    assert anything.status_code == 200
+    job.refresh_from_db()
+    assert (job.description, job.max_retries, job.version) == ("mine", 2, 3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_patches_both_land(
+    client_for: Any, operator: Any, make_job: Any, monkeypatch: Any
+) -> None:
+    # The first patch's validation is slow; the second patch arrives meanwhile. Merged
+    # into a spec read outside the lock, the first would write back the old max_retries.
+    from jobs.api import views
+
+    job = make_job()
+    slow_started = threading.Event()
+    validate = views._validated_spec
+
+    def slow_for_the_first(data: Any, user: Any, **kwargs: Any) -> Any:
+        if data.get("description") == "first":
+            slow_started.set()
+            threading.Event().wait(0.5)
+        return validate(data, user, **kwargs)
+
+    monkeypatch.setattr(views, "_validated_spec", slow_for_the_first)
+    statuses: list[int] = []
+
+    def patch(body: dict[str, Any], wait: bool) -> None:
+        if wait:
+            slow_started.wait(5)
+        try:
+            response = client_for(operator).patch(f"/api/v1/jobs/{job.name}/", body, format="json")
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=patch, args=({"description": "first"}, False)),
+        threading.Thread(target=patch, args=({"max_retries": 3}, True)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert statuses == [200, 200]
+    job.refresh_from_db()
+    assert (job.description, job.max_retries, job.version) == ("first", 3, 3)
+
+
 def test_disable_enable(api: APIClient, make_job: Any) -> None:
     job = make_job()
     assert api.post(f"/api/v1/jobs/{job.name}/disable/").json()["enabled"] is False
