@@ -90,7 +90,15 @@ def test_every_variable_set_is_read_by_diep(compose: dict[str, Any]) -> None:
         assert not unknown, f"{name} sets variables nothing reads: {sorted(unknown)}"
     example = (ROOT / ".env.example").read_text()
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))
-    assert documented - known - {"POSTGRES_PASSWORD"} == set()
+    assert documented - known - {"POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH"} == set()
+
+
+def test_flower_needs_a_password_and_listens_on_this_machine_only(
+    compose: dict[str, Any],
+) -> None:
+    flower = compose["services"]["flower"]
+    assert flower["environment"]["FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:?")
+    assert all(str(port).startswith("127.0.0.1:") for port in flower["ports"])
 
 
 def test_images_are_pinned(compose: dict[str, Any]) -> None:
