@@ -18,6 +18,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -46,13 +47,47 @@ def _django() -> None:
     django.setup()
 
 
+def _stored_token(user: Any, path: Path) -> str:
+    """The admin's API token kept in the data folder, made once and reused while valid:
+    a new token per start would leave the old ones valid for their whole lifetime.
+
+    Only the owner can read the file (knox keeps only a digest, so the plain token must
+    live somewhere for the banner to show it again). An expired or revoked token is
+    replaced, and the previous one deleted.
+    """
+    from knox.auth import TokenAuthentication
+    from knox.models import AuthToken
+    from knox.settings import CONSTANTS
+    from rest_framework.exceptions import AuthenticationFailed
+
+    if path.is_file():
+        stored = path.read_text().strip()
+        try:
+            owner, _ = TokenAuthentication().authenticate_credentials(stored.encode())
+        except AuthenticationFailed:
+            # Expired ones knox deletes itself; a stored one that no longer authenticates
+            # (revoked, expired) goes here, whatever is left of it.
+            AuthToken.objects.filter(
+                token_key=stored[: CONSTANTS.TOKEN_KEY_LENGTH], user=user
+            ).delete()
+        else:
+            if owner.pk == user.pk:
+                return stored
+    _, token = AuthToken.objects.create(user=user)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(token + "\n")
+    return token
+
+
 def setup_and_start() -> None:
     """Migrate, make sure an admin and a token exist, then run the Procfile with honcho."""
     _configure_environment()
     _django()
+    from django.conf import settings
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
-    from knox.models import AuthToken
 
     call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
@@ -63,7 +98,7 @@ def setup_and_start() -> None:
         admin.groups.add(Group.objects.get(name="admin"))
         if not os.environ.get("DIEP_ADMIN_PASSWORD"):
             print(f"\n  Admin user 'admin' created with password: {password}  (shown once)")
-    _, token = AuthToken.objects.create(user=admin)
+    token = _stored_token(admin, Path(settings.DATA_DIR) / "api-token")
     print(f"\n  Admin:     http://127.0.0.1:{WEB_PORT}/admin/")
     print(f"  API docs:  http://127.0.0.1:{WEB_PORT}/api/docs/")
     print(f"  API token: {token}")

@@ -5,6 +5,7 @@ Ctrl-C, then started again on the same state."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -107,5 +108,12 @@ def test_one_command_to_a_succeeded_demo_run(tmp_path: Path) -> None:
     finally:
         ctrl_c(again)
     second_log = log.read_text()
+    # The same token as the first start printed: one stored token, not one per start.
+    first_token = re.search(r"API token: (\S+)", first_log)
+    second_token = re.search(r"API token: (\S+)", second_log)
+    assert first_token
+    assert second_token
+    assert second_token.group(1) == first_token.group(1)
+    assert oct((data / "api-token").stat().st_mode & 0o777) == "0o600"
     assert "duplicate=2" in second_log, second_log[-4000:]
     assert [state for state, _ in runs(data)] == ["SUCCEEDED"]
