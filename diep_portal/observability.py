@@ -202,13 +202,21 @@ _COLLECTOR = DiepCollector()
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus exposition: counts, never data. With DIEP_METRICS_TOKEN set, scrapers
-    must send it as a bearer token (job names are not for everyone)."""
+    """Prometheus exposition: counts, never data. Scrapers send DIEP_METRICS_TOKEN as a
+    bearer token (job names are not for everyone); without one configured it answers
+    401 unless DIEP_METRICS_PUBLIC opens it."""
     token = settings.DIEP_METRICS_TOKEN
-    if token and not hmac.compare_digest(
-        request.headers.get("Authorization", ""), f"Bearer {token}"
-    ):
-        return HttpResponse(status=401, headers={"WWW-Authenticate": "Bearer"})
+    if token:
+        if not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+            return HttpResponse(status=401, headers={"WWW-Authenticate": "Bearer"})
+    elif not settings.DIEP_METRICS_PUBLIC:
+        return HttpResponse(
+            "Set DIEP_METRICS_TOKEN (scrapers send it as a bearer token), or open /metrics "
+            "with DIEP_METRICS_PUBLIC=true.\n",
+            status=401,
+            content_type="text/plain",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)

@@ -343,6 +343,9 @@ DIEP_PROVISION_GLUE_EVENTS = env.bool("DIEP_PROVISION_GLUE_EVENTS", default=Fals
 LOG_LEVEL = env.str("DIEP_LOG_LEVEL", default="INFO")
 # Bearer token /metrics requires when set (Prometheus: authorization.credentials).
 DIEP_METRICS_TOKEN = env.str("DIEP_METRICS_TOKEN", default="")
+# Without a token /metrics answers 401 (it names every job), unless opened explicitly
+# here; `check --deploy` warns when it is.
+DIEP_METRICS_PUBLIC = env.bool("DIEP_METRICS_PUBLIC", default=False)
 # "json" (one object per line, for log pipelines: the default in production) or "plain"
 # (readable: the default with DJANGO_DEBUG and in the embedded stack).
 LOG_FORMAT = env.str("DIEP_LOG_FORMAT", default="plain" if DEBUG else "json")

@@ -41,6 +41,7 @@ def test_readyz_checks_database_broker_and_aws(aws: str, settings: Any) -> None:
 def test_metrics_expose_runs_latency_events_and_queues(
     aws: str, settings: Any, make_job: Any, no_enqueue: Any, api: Any
 ) -> None:
+    settings.DIEP_METRICS_PUBLIC = True
     sqs = get_client("sqs")
     for queue in (settings.DIEP_INGEST_QUEUE, settings.DIEP_INGEST_DLQ):
         sqs.create_queue(QueueName=queue)
@@ -103,7 +104,7 @@ def test_json_log_lines_carry_request_and_run_ids(settings: Any) -> None:
 
 
 def test_latency_labels_stay_bounded_whatever_method_is_sent(settings: Any) -> None:
-    settings.DIEP_METRICS_TOKEN = ""
+    settings.DIEP_METRICS_PUBLIC = True
     client = Client()
     for method in ("BREW", "X-EVIL-1", "X-EVIL-2"):
         client.generic(method, "/api/v1/jobs/")
@@ -111,6 +112,15 @@ def test_latency_labels_stay_bounded_whatever_method_is_sent(settings: Any) -> N
     assert 'method="other"' in text
     assert "BREW" not in text
     assert "X-EVIL" not in text
+
+
+def test_metrics_are_closed_unless_a_token_is_set_or_they_are_opened(settings: Any) -> None:
+    settings.DIEP_METRICS_TOKEN, settings.DIEP_METRICS_PUBLIC = "", False
+    closed = Client().get("/metrics")
+    assert closed.status_code == 401
+    assert b"diep_runs" not in closed.content
+    settings.DIEP_METRICS_PUBLIC = True
+    assert Client().get("/metrics").status_code == 200
 
 
 def test_metrics_token_when_configured(settings: Any) -> None:

@@ -34,6 +34,7 @@ def test_no_secret_in_api_output_logs_metrics_or_engine_arguments(
     from knox.models import AuthToken
 
     settings.DIEP_ALERT_WEBHOOKS = {"ops": WEBHOOK}
+    settings.DIEP_METRICS_PUBLIC = True  # what an open /metrics shows must hold no secret
     _, token = AuthToken.objects.create(user=operator)
     api = client_for(operator)
     with caplog.at_level(logging.DEBUG):
@@ -93,6 +94,18 @@ def test_production_settings_pass_the_deploy_checks(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no issues" in done.stdout
+
+    opened = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**env, "DIEP_METRICS_PUBLIC": "true"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert opened.returncode != 0
+    assert "diep.W001" in opened.stdout + opened.stderr
 
 
 def test_every_action_leaves_a_read_only_trail(
