@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -288,6 +289,20 @@ DIEP_RUN_WAIT_TIMEOUT_SECONDS = env.int("DIEP_RUN_WAIT_TIMEOUT_SECONDS", default
 DIEP_SCHEDULE_GRACE_SECONDS = env.int("DIEP_SCHEDULE_GRACE_SECONDS", default=60)
 # Named webhook URLs (JSON object): jobs name them, so the secret URLs stay here.
 DIEP_ALERT_WEBHOOKS: dict[str, str] = env.json("DIEP_ALERT_WEBHOOKS", default={})
+# Hosts webhook URLs may point at (empty: any); and every one is https outside DEBUG, so
+# a typo'd or planted URL cannot carry alert bodies to an internal or plain-text address.
+DIEP_ALERT_WEBHOOK_HOSTS = env.list("DIEP_ALERT_WEBHOOK_HOSTS", default=[])
+for _name, _url in DIEP_ALERT_WEBHOOKS.items():
+    _parts = urlsplit(str(_url))
+    if _parts.scheme != "https" and not (DEBUG and _parts.scheme == "http"):
+        raise ImproperlyConfigured(f"DIEP_ALERT_WEBHOOKS[{_name!r}] must be an https:// URL")
+    if DIEP_ALERT_WEBHOOK_HOSTS and _parts.hostname not in DIEP_ALERT_WEBHOOK_HOSTS:
+        raise ImproperlyConfigured(
+            f"DIEP_ALERT_WEBHOOKS[{_name!r}] points at {_parts.hostname!r}, "
+            "which DIEP_ALERT_WEBHOOK_HOSTS does not list"
+        )
+# Domains job alert e-mails may go to (empty: any); platform alerts are the admins'.
+DIEP_ALERT_EMAIL_DOMAINS = [d.lower() for d in env.list("DIEP_ALERT_EMAIL_DOMAINS", default=[])]
 DIEP_ALERT_EMAIL_FROM = env.str("DIEP_ALERT_EMAIL_FROM", default="diep@localhost")
 DIEP_ALERT_MAX_ATTEMPTS = env.int("DIEP_ALERT_MAX_ATTEMPTS", default=6)
 DIEP_ALERT_BACKOFF_SECONDS = env.int("DIEP_ALERT_BACKOFF_SECONDS", default=30)

@@ -159,6 +159,15 @@ class AlertsSpec(serializers.Serializer):
         error_messages={"invalid": "A time of day as HH:MM (24-hour), in the job's timezone."},
     )
 
+    def validate_emails(self, value: list[str]) -> list[str]:
+        domains = settings.DIEP_ALERT_EMAIL_DOMAINS
+        outside = [e for e in value if domains and e.rpartition("@")[2].lower() not in domains]
+        if outside:
+            raise serializers.ValidationError(
+                f"Alert e-mail may go to {', '.join(domains)} only; not {', '.join(outside)}."
+            )
+        return value
+
     def validate_webhooks(self, value: list[str]) -> list[str]:
         unknown = sorted(set(value) - set(settings.DIEP_ALERT_WEBHOOKS))
         if unknown:

@@ -113,6 +113,19 @@ def test_alert_specs_are_validated(alerts_spec: dict[str, Any], message: str) ->
     assert message in json.dumps(spec.errors)
 
 
+def test_alert_mail_goes_only_to_the_domains_admins_allow(settings: Any) -> None:
+    settings.DIEP_ALERT_EMAIL_DOMAINS = ["example.com"]
+    outside = JobSpecSerializer(
+        data=job_body(alerts={"on": ["failure"], "emails": ["ops@example.com", "x@evil.test"]})
+    )
+    assert not outside.is_valid()
+    assert "not x@evil.test" in json.dumps(outside.errors)
+    inside = JobSpecSerializer(
+        data=job_body(alerts={"on": ["failure"], "emails": ["Ops@Example.com"]})
+    )
+    assert inside.is_valid(), inside.errors
+
+
 def test_alert_history_in_the_admin_is_read_only(
     receiver: Receiver, make_job: Any, no_enqueue: Any, client: Any, admin_user: Any
 ) -> None:
