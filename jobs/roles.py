@@ -46,9 +46,13 @@ def user_teams(user: Any) -> set[str]:
 def team_for_job(user: Any, requested: str, *, current: str | None = None) -> str:
     """The team a job created or changed by `user` belongs to; raises ValueError with the
     reason when the user may not give the job to that team. Without a request, a new
-    job goes to the user's only team (or is shared when they have none or several)."""
+    job goes to the user's only team (or is shared when they have none or several); an
+    existing job (`current`: its team) changes team only by a platform admin's hand."""
     if is_platform_admin(user):
         return requested
+    if current is not None and requested != current:
+        # Moving a job (a shared one too) would lock its team out of it: admins decide.
+        raise ValueError("Only platform admins move a job to another team.")
     teams = user_teams(user)
     if not requested and current is None and len(teams) == 1:
         return next(iter(teams))

@@ -131,3 +131,29 @@ def test_an_operator_cannot_move_a_job_to_another_team_in_the_admin(
     )
     assert page.status_code == 200
     assert "You can only give jobs to your own teams (team-a)." in page.content.decode()
+
+
+def test_only_platform_admins_move_a_job_between_teams(
+    world: dict[str, Any], make_job: Any
+) -> None:
+    shared = make_job(name="shared-job", team="")
+    operator = world["clients"]["operator_a"]
+    # Taking a shared job into one's own team would lock every other team out of it.
+    taken = operator.patch("/api/v1/jobs/shared-job/", {"team": "team-a"}, format="json")
+    assert taken.status_code == 400
+    assert taken.json()["fields"]["team"] == ["Only platform admins move a job to another team."]
+    # Nor may a team's own job be given away or made shared.
+    for team in ("", "team-b"):
+        moved = operator.patch("/api/v1/jobs/job-a/", {"team": team}, format="json")
+        assert moved.status_code == 400, team
+    shared.refresh_from_db()
+    world["job"].refresh_from_db()
+    assert (shared.team, world["job"].team) == ("", "team-a")
+    # Other changes by the team's operator still land; admins move jobs.
+    edited = operator.patch("/api/v1/jobs/job-a/", {"description": "ok"}, format="json")
+    assert edited.status_code == 200, edited.content
+    admin = world["clients"]["admin"]
+    assert (
+        admin.patch("/api/v1/jobs/shared-job/", {"team": "team-b"}, format="json").json()["team"]
+        == "team-b"
+    )
