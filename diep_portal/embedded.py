@@ -160,9 +160,17 @@ def _seed_demo() -> None:
 
     from diep_portal.aws.session import get_client
     from jobs import services
-    from jobs.models import Job
+    from jobs.grants import GrantSpec, grant_save
+    from jobs.models import DataGrant, Job
     from jobs.specs import JobSpecSerializer
 
+    # The local buckets, granted to every team: read the raw one, write the curated one.
+    for bucket, read, write in (
+        (settings.DIEP_RAW_BUCKET, True, False),
+        (settings.DIEP_CURATED_BUCKET, False, True),
+    ):
+        if not DataGrant.objects.filter(team="", bucket=bucket, prefix="").exists():
+            grant_save(GrantSpec("", bucket, "", read, write, "embedded stack"), user=None)
     if not Job.objects.filter(name=DEMO_JOB).exists():
         spec = JobSpecSerializer(
             data={

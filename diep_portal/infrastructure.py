@@ -11,8 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+
 from diep_portal.aws.provision import (
     Change,
+    DataLocation,
     NotificationFilter,
     apply,
     desired_infrastructure,
@@ -20,7 +23,9 @@ from diep_portal.aws.provision import (
     plan,
     summarize,
 )
+from etl.write import TEMP_DIR
 from jobs import selectors
+from jobs.locations import Grants, violations
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,9 @@ class InfrastructureResult:
 
     applied: bool
     changes: tuple[Change, ...]
+    # Jobs left out (their triggers get no notification) because they break a
+    # data-location rule: job name → the reasons (jobs.locations).
+    skipped: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def summary(self) -> dict[str, int]:
@@ -37,8 +45,13 @@ class InfrastructureResult:
         return summarize(self.changes)
 
 
-def infrastructure_notification_filters() -> list[NotificationFilter]:
-    """The enabled jobs' S3 triggers as the bucket notification filters they need."""
+def infrastructure_notification_filters(
+    refused: dict[str, list[str]] | None = None,
+) -> list[NotificationFilter]:
+    """The enabled jobs' S3 triggers as the bucket notification filters they need,
+    leaving out jobs that break a data-location rule (`refused`: job name → reasons;
+    computed when not given)."""
+    refused = violations() if refused is None else refused
     return [
         NotificationFilter(
             job_name=trigger.job_name,
@@ -47,6 +60,7 @@ def infrastructure_notification_filters() -> list[NotificationFilter]:
             suffix=trigger.suffix,
         )
         for trigger in selectors.job_triggers()
+        if trigger.job_name not in refused
     ]
 
 
@@ -59,16 +73,23 @@ def infrastructure_apply(*, plan_only: bool = False) -> InfrastructureResult:
     refuse, and AwsError for AWS failures; not serialised: callers that may run
     concurrently take a lock (bucket notifications are read-modify-written).
     """
-    desired = desired_infrastructure(triggers=infrastructure_notification_filters())
+    refused = violations()
+    desired = desired_infrastructure(triggers=infrastructure_notification_filters(refused))
+    skipped = tuple((name, tuple(reasons)) for name, reasons in sorted(refused.items()))
     if plan_only:
-        return InfrastructureResult(applied=False, changes=tuple(plan(desired)))
-    return InfrastructureResult(applied=True, changes=tuple(apply(desired)))
+        return InfrastructureResult(applied=False, changes=tuple(plan(desired)), skipped=skipped)
+    return InfrastructureResult(applied=True, changes=tuple(apply(desired)), skipped=skipped)
 
 
 def infrastructure_iam_policy() -> dict[str, Any]:
-    """The portal role's least-privilege IAM policy document for the jobs as they are:
-    notification rights on every trigger bucket, runs on every Glue job jobs name."""
+    """The portal role's least-privilege IAM policy document: data rights exactly as
+    the admins granted locations, runs on the Glue jobs settings name. Nothing in it
+    comes from what operators typed into jobs."""
     return iam_policy(
-        trigger_buckets={f.bucket for f in infrastructure_notification_filters()},
-        glue_job_names=selectors.glue_job_names(),
+        data_locations=[
+            DataLocation(loc.bucket, loc.prefix, read, write)
+            for loc, read, write in Grants.load().statements()
+        ],
+        glue_job_names=settings.DIEP_GLUE_JOB_NAMES,
+        staging_prefix=f"{TEMP_DIR}/",
     )

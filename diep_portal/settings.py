@@ -258,6 +258,11 @@ if AWS_RETRY_MODE not in {"standard", "adaptive", "legacy"}:
 
 # ---------------------------------------------------------------- DIEP
 DIEP_DEFAULT_GLUE_JOB_NAME = env.str("DIEP_DEFAULT_GLUE_JOB_NAME", default="diep-ingest")
+# The Glue jobs DIEP may start (an operator naming any other would start it, under its
+# own role, with arguments of their choosing); the IAM policy grants exactly these.
+DIEP_GLUE_JOB_NAMES = env.list("DIEP_GLUE_JOB_NAMES", default=[DIEP_DEFAULT_GLUE_JOB_NAME])
+if DIEP_DEFAULT_GLUE_JOB_NAME not in DIEP_GLUE_JOB_NAMES:
+    raise ImproperlyConfigured("DIEP_GLUE_JOB_NAMES must include DIEP_DEFAULT_GLUE_JOB_NAME")
 # Glue run tracking: pages of GetJobRuns (200 runs each) a poll or an adoption scan reads.
 DIEP_GLUE_POLL_MAX_PAGES = env.int("DIEP_GLUE_POLL_MAX_PAGES", default=5)
 DIEP_GLUE_ADOPT_MAX_PAGES = env.int("DIEP_GLUE_ADOPT_MAX_PAGES", default=3)

@@ -136,6 +136,37 @@ class Job(models.Model):
         return bool(self.trigger_bucket)
 
 
+class DataGrant(models.Model):
+    """An S3 location (bucket and key prefix) a team's jobs may read and/or write; team
+    "" grants it to every team and to shared jobs. Granted by platform admins only
+    (admin, `manage.py apply_grants`); jobs.locations applies them."""
+
+    team = models.CharField(
+        max_length=150, blank=True, default="", help_text="Empty: every team and shared jobs."
+    )
+    bucket = models.CharField(max_length=63)
+    prefix = models.CharField(
+        max_length=1024, blank=True, default="", help_text="Empty: the whole bucket."
+    )
+    can_read = models.BooleanField(default=True, help_text="Sources and triggers.")
+    can_write = models.BooleanField(default=False, help_text="Destinations.")
+    note = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["team", "bucket", "prefix"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "bucket", "prefix"], name="datagrant_unique_location"
+            )
+        ]
+
+    def __str__(self) -> str:
+        access = "+".join(a for a, on in (("read", self.can_read), ("write", self.can_write)) if on)
+        return f"{self.team or 'everyone'}: s3://{self.bucket}/{self.prefix} ({access or 'none'})"
+
+
 class JobVersion(models.Model):
     """An immutable snapshot of a job's whole configuration, one per change."""
 

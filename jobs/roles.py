@@ -43,6 +43,11 @@ def user_teams(user: Any) -> set[str]:
     return set(_group_names(user) - set(ROLES))
 
 
+def may_see_team(user: Any, team: str) -> bool:
+    """Whether `user` may see a team's jobs (by name, too); internal callers (None) may."""
+    return user is None or not team or is_platform_admin(user) or team in user_teams(user)
+
+
 def team_for_job(user: Any, requested: str, *, current: str | None = None) -> str:
     """The team a job created or changed by `user` belongs to; raises ValueError with the
     reason when the user may not give the job to that team. Without a request, a new

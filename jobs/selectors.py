@@ -13,7 +13,7 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from diep_portal.exceptions import NotFound
-from jobs.models import SLOT_STATES, TERMINAL_STATES, Engine, Job, JobRun, JobVersion, RunState
+from jobs.models import SLOT_STATES, TERMINAL_STATES, Job, JobRun, JobVersion, RunState
 from jobs.roles import is_platform_admin, user_teams
 from jobs.triggers import S3Trigger
 
@@ -165,12 +165,6 @@ def job_triggers() -> list[S3Trigger]:
     jobs = Job.objects.filter(enabled=True).exclude(trigger_bucket="").order_by("name")
     fields = ("name", "trigger_bucket", "trigger_prefix", "trigger_suffix")
     return [trigger for job in jobs.only(*fields) if (trigger := S3Trigger.of(job)) is not None]
-
-
-def glue_job_names() -> list[str]:
-    """The Glue job names jobs run as (for the IAM policy)."""
-    names = Job.objects.filter(engine=Engine.GLUE).exclude(glue_job_name="")
-    return sorted(set(names.values_list("glue_job_name", flat=True)))
 
 
 # ------------------------------------------------------------------ operations views

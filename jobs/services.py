@@ -6,6 +6,7 @@ keyword-only services; what happens to a run after it is requested is jobs/runs'
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -26,8 +27,14 @@ from diep_portal.exceptions import Conflict, PreconditionFailed, Unprocessable, 
 from diep_portal.locks import try_transaction_lock
 from jobs import cron, selectors, validators
 from jobs.engines.glue.capacity import CapacityError, resolve_capacity
-from jobs.models import Job, JobRun, JobVersion, MirrorTombstone
-from jobs.roles import author_of
+from jobs.locations import (
+    LOCATION_FIELDS,
+    JobLocations,
+    job_location_problems,
+    location_problems,
+)
+from jobs.models import Engine, Job, JobRun, JobVersion, MirrorTombstone
+from jobs.roles import author_of, may_see_team
 from jobs.runs.admission import admit_queued_runs, admit_run
 from jobs.runs.arguments import render_arguments
 from jobs.specs import job_to_spec, merge_spec_patch, spec_to_model_fields
@@ -37,6 +44,48 @@ logger = logging.getLogger(__name__)
 User = AbstractBaseUser | AnonymousUser | None
 
 # ------------------------------------------------------------------ jobs
+
+
+def _name_taken(name: str, *, user: User) -> Conflict:
+    """Job names are unique across teams; whether another team uses one is not the
+    caller's to learn, so that case gets no confirmation."""
+    team = Job.objects.filter(name=name).values_list("team", flat=True).first()
+    if team is not None and not may_see_team(_caller(user), team):
+        return Conflict(f"The name {name!r} is not available; choose another.")
+    return Conflict(f"A job named {name!r} already exists.")
+
+
+def _check_name_free(name: str, *, user: User) -> None:
+    if Job.objects.filter(name=name).exists():
+        raise _name_taken(name, user=user)
+
+
+def _caller(user: User) -> Any:
+    """The user whose view applies; None (everything) for internal callers."""
+    return user if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def _check_locations(*, spec: Mapping[str, Any], user: User, job: Job | None = None) -> None:
+    """Refuse a spec reading or writing outside its team's grants (jobs.locations).
+
+    An existing job is judged again only when where it reads or writes changes (or its
+    team): a job that broke a rule before it existed can still be edited or disabled,
+    and stays refused on fire until its locations are fixed.
+    """
+    mine = JobLocations.of_spec(spec)
+    if job is not None and dataclasses.replace(JobLocations.of_job(job), name=mine.name) == mine:
+        return
+    problems = location_problems(
+        mine,
+        exclude_pk=job.pk if job is not None else None,
+        may_name=lambda team: may_see_team(_caller(user), team),
+    )
+    if problems:
+        nested: dict[str, Any] = {}
+        for path, messages in problems.items():
+            head, _, tail = path.partition(".")
+            nested.setdefault(head, {})[tail] = messages
+        raise ValidationFailed.from_fields(nested, "The job reads or writes outside its grants.")
 
 
 def _snapshot(*, job: Job, user: User, source: str) -> JobVersion:
@@ -59,14 +108,14 @@ def job_create(*, spec: Mapping[str, Any], user: User, source: str) -> Job:
     Raises Conflict when the name is taken.
     """
     fields = spec_to_model_fields(spec)
-    if Job.objects.filter(name=fields["name"]).exists():
-        raise Conflict(f"A job named {fields['name']!r} already exists.")
+    _check_name_free(fields["name"], user=user)
+    _check_locations(spec=spec, user=user)
     author = author_of(user)
     try:
         with transaction.atomic():
             job = Job.objects.create(**fields, version=1, created_by=author, updated_by=author)
     except IntegrityError as exc:  # a concurrent create won the race for the name
-        raise Conflict(f"A job named {fields['name']!r} already exists.") from exc
+        raise _name_taken(fields["name"], user=user) from exc
     _snapshot(job=job, user=user, source=source)
     _schedule_from_now(job)
     if job.trigger_bucket:
@@ -86,8 +135,9 @@ def job_update(*, job: Job, spec: Mapping[str, Any], user: User, source: str) ->
     if job_to_spec(locked) == dict(spec):
         return locked
     fields = spec_to_model_fields(spec)
-    if fields["name"] != locked.name and Job.objects.filter(name=fields["name"]).exists():
-        raise Conflict(f"A job named {fields['name']!r} already exists.")
+    if fields["name"] != locked.name:
+        _check_name_free(fields["name"], user=user)
+    _check_locations(spec=spec, user=user, job=locked)
     previous_slots = locked.max_concurrent_runs
     previous_trigger = _trigger_of(locked)
     previous_schedule = (locked.schedule, locked.timezone, locked.enabled)
@@ -99,7 +149,7 @@ def job_update(*, job: Job, spec: Mapping[str, Any], user: User, source: str) ->
         with transaction.atomic():
             locked.save()
     except IntegrityError as exc:
-        raise Conflict(f"A job named {fields['name']!r} already exists.") from exc
+        raise _name_taken(fields["name"], user=user) from exc
     _snapshot(job=locked, user=user, source=source)
     if locked.max_concurrent_runs > previous_slots:
         admit_queued_runs(job=locked)
@@ -206,7 +256,18 @@ FIRE_FIELDS = (
     "current_version",
     "capacity",
     "source_options",  # a bookmarked source gets a bookmark argument
+    "glue_job_name",
+    *LOCATION_FIELDS,
 )
+
+
+def job_run_refusals(job: Job) -> list[str]:
+    """Why the job may not run as it is (rules it broke before they existed, or grants
+    withdrawn since): data locations, a Glue job DIEP does not own."""
+    refusals = job_location_problems(job)
+    if job.engine == Engine.GLUE and job.glue_job_name not in settings.DIEP_GLUE_JOB_NAMES:
+        refusals.append(f"Glue job {job.glue_job_name!r} is not one DIEP_GLUE_JOB_NAMES lists.")
+    return refusals
 
 
 @dataclass(frozen=True)
@@ -287,6 +348,8 @@ def job_fire(
     locked = Job.objects.select_for_update().only(*FIRE_FIELDS).get(pk=job.pk)
     if not locked.enabled:
         raise Conflict(f"Job {locked.name!r} is disabled.")
+    if problems := job_run_refusals(locked):
+        raise Conflict(f"Job {locked.name!r} cannot run: {' '.join(problems)}")
     merged = {**locked.parameters, **overrides}
     if errors := validators.schema_errors(locked.parameters_schema, merged):
         raise ValidationFailed.from_fields({"parameters": errors})

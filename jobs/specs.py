@@ -294,6 +294,15 @@ class JobSpecSerializer(serializers.Serializer):
             attrs["glue_job_name"] = settings.DIEP_DEFAULT_GLUE_JOB_NAME
         if attrs["engine"] == Engine.LOCAL:
             attrs["glue_job_name"] = ""
+        elif attrs["glue_job_name"] not in settings.DIEP_GLUE_JOB_NAMES:
+            raise serializers.ValidationError(
+                {
+                    "glue_job_name": [
+                        "DIEP runs only the Glue jobs its admins set up "
+                        f"(DIEP_GLUE_JOB_NAMES): {', '.join(settings.DIEP_GLUE_JOB_NAMES)}."
+                    ]
+                }
+            )
         if errors := validators.schema_errors(attrs["parameters_schema"], attrs["parameters"]):
             raise serializers.ValidationError(
                 {"parameters": [f"{key}: {'; '.join(msgs)}" for key, msgs in errors.items()]}

@@ -281,3 +281,45 @@ def receiver(settings: Any, monkeypatch: Any) -> Iterator[Receiver]:
     monkeypatch.setattr("jobs.tasks.deliver_alerts.delay", lambda: alerts.deliver_due())
     yield hook
     hook.server.shutdown()
+
+
+# Buckets the tests' jobs read and write: granted to everyone (read and write) in every
+# test that reaches the database, as a deployment's admins would grant its own buckets.
+# Tests of the data-location rules themselves remove or replace these grants.
+TEST_BUCKETS = (
+    "diep-raw",
+    "diep-curated",
+    "diep-eu",
+    "partner-drop",
+    "raw-data",
+    "raw",
+    "raw-bucket",
+    "raw-bench",
+    "cur",
+    "cur-bucket",
+    "cur-bench",
+    "curated",
+    "a",
+    "b",
+    "x",
+    "bucket",
+    "ok-bucket",
+)
+
+
+@pytest.fixture(autouse=True)
+def data_grants(request: pytest.FixtureRequest) -> None:
+    uses_db = request.node.get_closest_marker("django_db") is not None
+    for fixture in ("transactional_db", "db"):
+        if fixture in request.fixturenames:
+            request.getfixturevalue(fixture)
+            uses_db = True
+            break
+    if not uses_db:
+        return
+    from jobs.models import DataGrant
+
+    for bucket in TEST_BUCKETS:
+        DataGrant.objects.get_or_create(
+            team="", bucket=bucket, prefix="", defaults={"can_read": True, "can_write": True}
+        )

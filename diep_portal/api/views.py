@@ -22,6 +22,7 @@ ERRORS = {
     401: ErrorSerializer,
     403: ErrorSerializer,
     404: ErrorSerializer,
+    429: ErrorSerializer,  # throttled (DIEP_API_THROTTLE_RATE)
 }
 
 

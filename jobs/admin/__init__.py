@@ -4,8 +4,9 @@ A package so no module outgrows the house limit; Django's autodiscovery imports 
 `jobs.admin`, so importing the submodules here is what registers their ModelAdmins.
 """
 
+from jobs.admin.grants import DataGrantAdmin
 from jobs.admin.history import AlertAdmin, JobVersionAdmin
 from jobs.admin.job import JobAdmin
 from jobs.admin.run import JobRunAdmin
 
-__all__ = ["AlertAdmin", "JobAdmin", "JobRunAdmin", "JobVersionAdmin"]
+__all__ = ["AlertAdmin", "DataGrantAdmin", "JobAdmin", "JobRunAdmin", "JobVersionAdmin"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
 from diep_portal.aws.provision import NotificationFilter
@@ -20,6 +21,7 @@ from diep_portal.infrastructure import (
     infrastructure_notification_filters,
 )
 from jobs import services
+from jobs.models import DataGrant, Job
 from tests.diep_portal.aws.provision.conftest import ACCOUNT, queue_arn, trigger
 
 pytestmark = pytest.mark.django_db
@@ -77,18 +79,61 @@ def test_enabled_jobs_triggers_become_notification_filters(make_job: Callable[..
     ]
 
 
-def test_iam_policy_covers_the_jobs_glue_jobs_and_trigger_buckets(
-    aws: str, make_job: Callable[..., Any]
+def test_iam_policy_comes_from_grants_and_settings_never_from_job_rows(
+    aws: str, make_job: Callable[..., Any], settings: Any
 ) -> None:
-    get_client("s3").create_bucket(Bucket="partner-drop")
-    make_job(name="partner", glue_job_name="partner-glue", trigger=trigger("partner-drop", "in/"))
+    Group.objects.create(name="partners")
+    DataGrant.objects.all().delete()
+    DataGrant.objects.create(team="partners", bucket="partner-drop", prefix="in/")
+    DataGrant.objects.create(bucket="diep-curated", prefix="partners/", can_write=True)
+    settings.DIEP_GLUE_JOB_NAMES = ["diep-ingest", "partner-glue"]
+    make_job(
+        name="partner",
+        team="partners",
+        glue_job_name="partner-glue",
+        source={"uri": "s3://partner-drop/in/", "format": "csv"},
+        destination={"uri": "s3://diep-curated/partners/orders/"},
+        trigger=trigger("partner-drop", "in/"),
+    )
+    # A job broken before the rules existed names whatever it likes: no right follows.
+    Job.objects.filter(name="partner").update(
+        glue_job_name="someone-elses-glue-job", trigger_bucket="victim-bucket"
+    )
 
     by_sid = {s["Sid"]: s for s in infrastructure_iam_policy()["Statement"]}
 
-    assert (
-        f"arn:aws:glue:us-east-1:{ACCOUNT}:job/partner-glue" in by_sid["DiepGlueRuns"]["Resource"]
+    assert by_sid["DiepGlueRuns"]["Resource"] == [
+        f"arn:aws:glue:us-east-1:{ACCOUNT}:job/diep-ingest",
+        f"arn:aws:glue:us-east-1:{ACCOUNT}:job/partner-glue",
+    ]
+    assert by_sid["DiepDataRead"]["Resource"] == [
+        "arn:aws:s3:::diep-curated/partners/*",
+        "arn:aws:s3:::partner-drop/in/*",
+    ]
+    assert by_sid["DiepDataWrite"]["Resource"] == [
+        "arn:aws:s3:::diep-curated/partners/*",
+        "arn:aws:s3:::diep-curated/_diep_tmp/*",
+    ]
+    assert "victim-bucket" not in json.dumps(by_sid)
+
+
+def test_jobs_breaking_location_rules_are_skipped_and_reported(
+    aws: str, make_job: Callable[..., Any]
+) -> None:
+    make_job(name="orders", trigger=trigger("diep-raw", "orders/"))
+    make_job(
+        name="stale",
+        source={"uri": "s3://diep-raw/stale/", "format": "csv"},
+        trigger=trigger("diep-raw", "stale/"),
     )
-    assert "arn:aws:s3:::partner-drop" in by_sid["DiepTriggerBucketRead"]["Resource"]
+    DataGrant.objects.filter(bucket="diep-raw").delete()
+    DataGrant.objects.create(bucket="diep-raw", prefix="orders/")  # stale/ withdrawn
+
+    planned = infrastructure_apply(plan_only=True)
+
+    assert [name for name, _ in planned.skipped] == ["stale"]
+    assert "s3://diep-raw/stale/ is not in a location" in " ".join(planned.skipped[0][1])
+    assert [f.job_name for f in infrastructure_notification_filters()] == ["orders"]
 
 
 # ------------------------------------------------------------------ command
@@ -124,8 +169,8 @@ def test_command_refusal_is_a_command_error(aws: str, make_job: Callable[..., An
 
 
 def test_command_iam_policy(aws: str, make_job: Callable[..., Any]) -> None:
-    get_client("s3").create_bucket(Bucket="partner-drop")
-    make_job(name="partner-orders", trigger=trigger("partner-drop", "in/"))
+    DataGrant.objects.exclude(bucket__in=["diep-raw", "partner-drop"]).delete()
+    DataGrant.objects.filter(bucket="partner-drop").update(can_write=False)
     out = io.StringIO()
     call_command("provision", "--iam-policy", stdout=out)
     policy = json.loads(out.getvalue())
@@ -141,7 +186,7 @@ def test_command_iam_policy(aws: str, make_job: Callable[..., Any]) -> None:
         assert resources != "*"
         assert "*" not in resources
     notifications = statements["DiepTriggerBucketNotifications"]["Resource"]
-    assert notifications == ["arn:aws:s3:::diep-raw", "arn:aws:s3:::partner-drop"]
+    assert notifications == ["arn:aws:s3:::diep-raw", "arn:aws:s3:::partner-drop"]  # read grants
     assert statements["DiepQueues"]["Resource"] == [
         queue_arn(settings.DIEP_INGEST_QUEUE),
         queue_arn(settings.DIEP_INGEST_DLQ),

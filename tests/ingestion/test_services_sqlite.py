@@ -25,7 +25,11 @@ from ingestion.events import ObjectCreated
 from ingestion.models import ConsumedMessageStat, IngestedFile
 from ingestion.services import files_record, stats_add
 from jobs import services
+from jobs.models import DataGrant
 from jobs.specs import JobSpecSerializer
+
+DataGrant.objects.create(bucket="raw", can_read=True)
+DataGrant.objects.create(bucket="cur", can_read=False, can_write=True)
 
 spec = JobSpecSerializer(data={
     "name": "lite", "source": {"uri": "s3://raw/in/", "format": "csv"},

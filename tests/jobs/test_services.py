@@ -53,8 +53,9 @@ def test_run_start_twice_starts_glue_once(glue_job: str, make_job: Any, no_enque
 
 
 def test_unknown_glue_job_fails_with_aws_message(
-    artifacts: str, make_job: Any, no_enqueue: Any
+    artifacts: str, make_job: Any, no_enqueue: Any, settings: Any
 ) -> None:
+    settings.DIEP_GLUE_JOB_NAMES = ["diep-ingest", "does-not-exist"]  # listed, never created
     run = fire(make_job(glue_job_name="does-not-exist"))
     run_start(run_id=run.run_id, last_attempt=False)
     run.refresh_from_db()

@@ -6,7 +6,7 @@ portal role's policy), package (the ETL zip Glue imports).
 """
 
 from diep_portal.aws.provision.errors import ProvisionError
-from diep_portal.aws.provision.iam import iam_policy
+from diep_portal.aws.provision.iam import DataLocation, iam_policy
 from diep_portal.aws.provision.package import etl_package_zip
 from diep_portal.aws.provision.plan import apply, check_refusals, plan, summarize
 from diep_portal.aws.provision.resources import (
@@ -22,6 +22,7 @@ __all__ = [
     "JOBS_TABLE_KEY",
     "RUNS_TABLE_KEY",
     "Change",
+    "DataLocation",
     "Desired",
     "NotificationFilter",
     "ProvisionError",

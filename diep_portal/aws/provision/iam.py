@@ -1,8 +1,9 @@
-"""The portal role's least-privilege IAM policy, from settings."""
+"""The portal role's least-privilege IAM policy, from settings and the admins' data grants."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -11,50 +12,109 @@ from diep_portal.aws.provision.arns import Arns, caller_account_id
 from diep_portal.aws.provision.resources import mirror_tables
 
 
+@dataclass(frozen=True)
+class DataLocation:
+    """An S3 location some team's jobs may read and/or write (a key prefix; "" = all)."""
+
+    bucket: str
+    prefix: str
+    read: bool
+    write: bool
+
+
 def iam_policy(
     *,
-    trigger_buckets: Iterable[str] = (),
+    data_locations: Iterable[DataLocation] = (),
     glue_job_names: Iterable[str] = (),
+    staging_prefix: str = "_diep_tmp/",
     account_id: str | None = None,
 ) -> dict[str, Any]:
-    """A least-privilege IAM policy document for the portal's own role, from settings.
+    """A least-privilege IAM policy document for the portal's own role.
 
     Every resource is a concrete ARN (`account_id` defaults to the caller's account).
-    `trigger_buckets` get notification read/write (and object reads when they are not
-    ours); `glue_job_names` adds Glue jobs beyond the default one (jobs may name their
-    own). iam:PassRole on the Glue role serves provisioning's CreateJob/UpdateJob only,
-    and only towards Glue.
+    Data rights follow the grants exactly: objects under each readable prefix may be read
+    and listed, under each writable one written and deleted (overwrite and publish), and
+    each writable bucket's `staging_prefix` used to stage output; buckets with readable
+    locations (where triggers may lie) get notification rights. `glue_job_names` are the
+    Glue jobs DIEP may start (settings, never what operators typed). iam:PassRole on the
+    Glue role serves provisioning's CreateJob/UpdateJob only, and only towards Glue.
     """
     region = settings.AWS_REGION
     arns = Arns(region=region, account=account_id or caller_account_id())
-    ours = sorted(
-        {settings.DIEP_RAW_BUCKET, settings.DIEP_CURATED_BUCKET, settings.DIEP_ARTIFACTS_BUCKET}
-    )
-    triggered = sorted({*trigger_buckets, settings.DIEP_RAW_BUCKET})
-    foreign = [bucket for bucket in triggered if bucket not in ours]
+    artifacts = arns.bucket(settings.DIEP_ARTIFACTS_BUCKET)
+    locations = sorted(set(data_locations), key=lambda loc: (loc.bucket, loc.prefix))
+    readable = [loc for loc in locations if loc.read]
+    writable = [loc for loc in locations if loc.write]
+    staged = sorted({loc.bucket for loc in writable})
     queue, dlq = arns.queue(settings.DIEP_INGEST_QUEUE), arns.queue(settings.DIEP_INGEST_DLQ)
     glue_jobs = sorted({settings.DIEP_DEFAULT_GLUE_JOB_NAME, *(n for n in glue_job_names if n)})
+
+    def objects(loc: DataLocation) -> str:
+        return f"{arns.bucket(loc.bucket)}/{loc.prefix}*"
+
     statements: list[dict[str, Any]] = [
         {
-            "Sid": "DiepBucketObjects",
+            "Sid": "DiepArtifacts",
             "Effect": "Allow",
-            # DeleteObject: the local engine publishes output by moving it from a
-            # temporary prefix (copy + delete) and cleans that prefix up.
+            # Scripts, specs, manifests and run metrics: the portal's own bucket.
             "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
-            "Resource": [f"{arns.bucket(b)}/*" for b in ours],
+            "Resource": [f"{artifacts}/*"],
         },
         {
-            "Sid": "DiepBucketList",
+            "Sid": "DiepArtifactsList",
             "Effect": "Allow",
             "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
-            "Resource": [arns.bucket(b) for b in ours],
+            "Resource": [artifacts],
         },
-        {
-            "Sid": "DiepTriggerBucketNotifications",
+    ]
+    if readable:
+        statements.append(
+            {
+                "Sid": "DiepDataRead",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [objects(loc) for loc in readable],
+            }
+        )
+    if writable:
+        statements.append(
+            {
+                "Sid": "DiepDataWrite",
+                "Effect": "Allow",
+                # Delete: overwrite replaces what lies under the destination, and the
+                # publish step moves staged output (copy, then delete) into place.
+                "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+                "Resource": [objects(loc) for loc in writable]
+                + [f"{arns.bucket(bucket)}/{staging_prefix}*" for bucket in staged],
+            }
+        )
+    listed: dict[str, set[str]] = {}
+    for loc in locations:
+        listed.setdefault(loc.bucket, set()).add(loc.prefix)
+    for bucket in staged:
+        listed[bucket].add(staging_prefix)
+    for index, (bucket, prefixes) in enumerate(sorted(listed.items()), start=1):
+        statement: dict[str, Any] = {
+            "Sid": f"DiepDataList{index}",
             "Effect": "Allow",
-            "Action": ["s3:GetBucketNotification", "s3:PutBucketNotification"],
-            "Resource": [arns.bucket(b) for b in triggered],
-        },
+            "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+            "Resource": [arns.bucket(bucket)],
+        }
+        if "" not in prefixes:  # listing only under the granted prefixes
+            statement["Condition"] = {
+                "StringLike": {"s3:prefix": sorted(f"{prefix}*" for prefix in prefixes)}
+            }
+        statements.append(statement)
+    if readable:
+        statements.append(
+            {
+                "Sid": "DiepTriggerBucketNotifications",
+                "Effect": "Allow",
+                "Action": ["s3:GetBucketNotification", "s3:PutBucketNotification"],
+                "Resource": sorted({arns.bucket(loc.bucket) for loc in readable}),
+            }
+        )
+    statements += [
         {
             "Sid": "DiepQueues",
             "Effect": "Allow",
@@ -106,16 +166,4 @@ def iam_policy(
             "Condition": {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}},
         },
     ]
-    if foreign:
-        # The local engine and the consumer read source files where they land.
-        statements.insert(
-            3,
-            {
-                "Sid": "DiepTriggerBucketRead",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:ListBucket"],
-                "Resource": [arns.bucket(b) for b in foreign]
-                + [f"{arns.bucket(b)}/*" for b in foreign],
-            },
-        )
     return {"Version": "2012-10-17", "Statement": statements}

@@ -47,11 +47,15 @@ class Command(BaseCommand):
                     for c in result.changes
                 ],
                 "summary": counts,
+                "skipped": {name: list(reasons) for name, reasons in result.skipped},
             }
             self.stdout.write(json.dumps(body, indent=2))
             return
         for change in result.changes:
             self.stdout.write(f"{change.action:<9} {change.kind} {change.name}: {change.detail}")
+        for name, reasons in result.skipped:
+            reason = " ".join(reasons)
+            self.stderr.write(f"skipped   job {name} (no trigger notification): {reason}")
         if not result.applied:
             self.stdout.write(
                 f"{counts['create']} to create, {counts['update']} to update, "

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.django_db
 def test_glue_concurrency_limit_requeues_then_starts_later(
     artifacts: str, manual_glue: None, make_job: Any, no_enqueue: list[str], settings: Any
 ) -> None:
+    settings.DIEP_GLUE_JOB_NAMES = ["diep-ingest", "glue-one-at-a-time"]
     create_glue_job("glue-one-at-a-time", max_concurrent_runs=1)
     job = make_job(glue_job_name="glue-one-at-a-time", max_concurrent_runs=2)
     first, second = started_run(job), started_run(job)

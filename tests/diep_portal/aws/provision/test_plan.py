@@ -21,6 +21,7 @@ from diep_portal.aws.provision import (
 from diep_portal.aws.provision.resources import GLUE_ADDITIONAL_MODULES
 from diep_portal.aws.session import get_client
 from jobs import services
+from jobs.models import DataGrant
 from jobs.specs import job_to_spec
 from tests.diep_portal.aws.provision.conftest import (
     ACCOUNT,
@@ -353,6 +354,7 @@ def test_overlapping_triggers_are_refused_before_any_aws_change(
 
 
 def test_missing_foreign_bucket_is_refused(aws: str, make_job: Callable[..., Any]) -> None:
+    DataGrant.objects.create(bucket="nobody-made-this-bucket")
     make_job(name="ghost", trigger=trigger("nobody-made-this-bucket", "in/"))
     with pytest.raises(ProvisionError) as info:
         plan(current())

@@ -145,8 +145,9 @@ def count_glue_calls(calls: list[str]) -> None:
 
 
 def test_poll_makes_one_call_per_glue_job_and_follows_runs_to_the_end(
-    artifacts: str, manual_glue: None, make_job: Any, no_enqueue: Any
+    artifacts: str, manual_glue: None, make_job: Any, no_enqueue: Any, settings: Any
 ) -> None:
+    settings.DIEP_GLUE_JOB_NAMES = ["diep-ingest", "glue-a", "glue-b"]
     runs = []
     create_glue_job("glue-a")
     create_glue_job("glue-b")  # (moto's CreateJob replaces a job and forgets its runs)

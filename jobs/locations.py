@@ -1,0 +1,265 @@
+"""Which S3 data a job may touch: the rule behind every job save, fire and event route.
+
+Admins grant teams S3 locations (DataGrant rows: a bucket and a key prefix, readable
+and/or writable; team "" grants to every team and to shared jobs). A job reads its
+source and trigger only inside its team's readable locations and writes its destination
+only inside a writable one; the portal's own objects are nobody's source or
+destination; and no destination may feed a trigger or source (a loop) or share ground
+with an overwriting destination (one job's overwrite would delete the other's data).
+
+`Location` is pure; `location_problems` judges one job against the grants and the
+other jobs and says what is wrong in words the job's own team may read: another team's
+job is "another job", never named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+
+from etl.write import TEMP_DIR
+from jobs.models import DataGrant, Job, WriteMode
+
+
+@dataclass(frozen=True)
+class Location:
+    """Keys of `bucket` starting with `prefix` ("" = the whole bucket)."""
+
+    bucket: str
+    prefix: str = ""
+
+    @classmethod
+    def of_uri(cls, uri: str) -> Location:
+        """A source or destination URI names a folder: `s3://b/cur` means the keys under
+        `cur/` (as the ETL reads and writes it), never `curated/`."""
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        return cls(bucket, as_folder(prefix))
+
+    def contains(self, other: Location) -> bool:
+        return self.bucket == other.bucket and other.prefix.startswith(self.prefix)
+
+    def overlaps(self, other: Location) -> bool:
+        """Some key lies in both."""
+        return self.contains(other) or other.contains(self)
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+def as_folder(prefix: str) -> str:
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+def portal_location(location: Location) -> str | None:
+    """Why `location` is the portal's own ground (None when it is not): the artifacts
+    bucket holds the Glue script and library, job specs, manifests and run metrics every
+    team's runs depend on; `_diep_tmp/` is where runs stage output before publishing."""
+    if location.bucket == settings.DIEP_ARTIFACTS_BUCKET:
+        return "the portal's artifacts bucket (scripts, specs, manifests, metrics)"
+    temp = f"{TEMP_DIR}/"
+    if location.prefix.startswith(temp) or (location.prefix and temp.startswith(location.prefix)):
+        return f"the portal's staging prefix {TEMP_DIR}/"
+    return None
+
+
+@dataclass(frozen=True)
+class Grants:
+    """The grants in force, loaded once for a batch of checks."""
+
+    rows: tuple[tuple[str, Location, bool, bool], ...]
+
+    @classmethod
+    def load(cls, teams: Iterable[str] | None = None) -> Grants:
+        query = DataGrant.objects.all()
+        if teams is not None:
+            query = query.filter(team__in={"", *teams})
+        fields = ("team", "bucket", "prefix", "can_read", "can_write")
+        return cls(
+            tuple(
+                (team, Location(bucket, prefix), read, write)
+                for team, bucket, prefix, read, write in query.values_list(*fields)
+            )
+        )
+
+    def allows(self, team: str, location: Location, *, write: bool) -> bool:
+        """Whether `team`'s jobs ("" = shared jobs) may read (or write) all of `location`."""
+        return any(
+            grant_team in {"", team}
+            and (can_write if write else can_read)
+            and granted.contains(location)
+            for grant_team, granted, can_read, can_write in self.rows
+        )
+
+    def readable_buckets(self) -> list[str]:
+        return sorted({granted.bucket for _, granted, can_read, _ in self.rows if can_read})
+
+    def statements(self) -> list[tuple[Location, bool, bool]]:
+        """Every granted location with whether anyone may read / write it (IAM)."""
+        merged: dict[Location, tuple[bool, bool]] = {}
+        for _, granted, can_read, can_write in self.rows:
+            read, write = merged.get(granted, (False, False))
+            merged[granted] = (read or can_read, write or can_write)
+        return [(loc, read, write) for loc, (read, write) in sorted(merged.items(), key=str)]
+
+
+@dataclass(frozen=True)
+class JobLocations:
+    """What a job reads (source, trigger) and writes (destination)."""
+
+    name: str
+    team: str
+    source: Location
+    destination: Location
+    overwrites: bool
+    trigger: Location | None  # a raw key prefix: "orders" also fires on "orders2026.csv"
+
+    @classmethod
+    def of_spec(cls, spec: Mapping[str, Any]) -> JobLocations:
+        trigger = spec.get("trigger")
+        return cls(
+            name=spec["name"],
+            team=spec.get("team", ""),
+            source=Location.of_uri(spec["source"]["uri"]),
+            destination=Location.of_uri(spec["destination"]["uri"]),
+            overwrites=spec["destination"].get("mode") == WriteMode.OVERWRITE,
+            trigger=Location(trigger["bucket"], trigger.get("prefix", "")) if trigger else None,
+        )
+
+    @classmethod
+    def of_job(cls, job: Job) -> JobLocations:
+        return cls(
+            name=job.name,
+            team=job.team,
+            source=Location.of_uri(job.source_uri),
+            destination=Location.of_uri(job.destination_uri),
+            overwrites=job.destination_mode == WriteMode.OVERWRITE,
+            trigger=(
+                Location(job.trigger_bucket, job.trigger_prefix) if job.trigger_bucket else None
+            ),
+        )
+
+    def reads(self) -> list[tuple[str, Location]]:
+        return [("source.uri", self.source)] + (
+            [("trigger.prefix", self.trigger)] if self.trigger else []
+        )
+
+
+LOCATION_FIELDS = (
+    "name",
+    "team",
+    "source_uri",
+    "destination_uri",
+    "destination_mode",
+    "trigger_bucket",
+    "trigger_prefix",
+)
+
+
+def _neighbours(mine: JobLocations, exclude_pk: int | None) -> list[JobLocations]:
+    """Other jobs reading or writing a bucket this job touches (one query)."""
+    buckets = {mine.source.bucket, mine.destination.bucket}
+    if mine.trigger:
+        buckets.add(mine.trigger.bucket)
+    touching = Q(trigger_bucket__in=buckets)
+    for bucket in buckets:
+        touching |= Q(source_uri__startswith=f"s3://{bucket}/") | Q(source_uri=f"s3://{bucket}")
+        touching |= Q(destination_uri__startswith=f"s3://{bucket}/")
+        touching |= Q(destination_uri=f"s3://{bucket}")
+    others = Job.objects.filter(touching).only(*LOCATION_FIELDS)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    return [JobLocations.of_job(job) for job in others]
+
+
+def location_problems(
+    mine: JobLocations,
+    *,
+    grants: Grants | None = None,
+    others: Iterable[JobLocations] | None = None,
+    exclude_pk: int | None = None,
+    may_name: Callable[[str], bool] = lambda team: True,
+) -> dict[str, list[str]]:
+    """What is wrong with where `mine` reads and writes, by spec path ({} = nothing).
+
+    `may_name(team)` says whether the reader may learn the names of that team's jobs.
+    """
+    grants = grants if grants is not None else Grants.load([mine.team])
+    others = list(others) if others is not None else _neighbours(mine, exclude_pk)
+    whose = f"team {mine.team!r}" if mine.team else "shared jobs (granted to everyone)"
+    problems: dict[str, list[str]] = {}
+
+    def add(path: str, message: str) -> None:
+        problems.setdefault(path, []).append(message)
+
+    for path, location in [*mine.reads(), ("destination.uri", mine.destination)]:
+        if reason := portal_location(location):
+            add(path, f"{location} is {reason}; no job reads or writes there.")
+    for path, location in mine.reads():
+        if not grants.allows(mine.team, location, write=False):
+            add(path, f"{location} is not in a location {whose} may read.")
+    if not grants.allows(mine.team, mine.destination, write=True):
+        add("destination.uri", f"{mine.destination} is not in a location {whose} may write.")
+
+    def noun(path: str) -> str:
+        return path.partition(".")[0]
+
+    for what, location in mine.reads():
+        if mine.destination.overlaps(location):
+            add(
+                "destination.uri",
+                f"{mine.destination} overlaps the job's own {noun(what)} {location}: "
+                "it would read its own output again.",
+            )
+    for other in others:
+        label = f"job {other.name!r}" if may_name(other.team) else "another job"
+        for what, location in other.reads():
+            if mine.destination.overlaps(location):
+                add(
+                    "destination.uri",
+                    f"{mine.destination} overlaps the {noun(what)} of {label} ({location}): "
+                    "what this job writes would be ingested again.",
+                )
+        for path, location in mine.reads():
+            if other.destination.overlaps(location):
+                add(
+                    path,
+                    f"{location} overlaps the destination of {label}: "
+                    "this job would ingest that job's output.",
+                )
+        if (mine.overwrites or other.overwrites) and mine.destination.overlaps(other.destination):
+            add(
+                "destination.uri",
+                f"{mine.destination} overlaps the destination of {label}, and one of the two "
+                "overwrites: a run of one would delete the other's data.",
+            )
+    return problems
+
+
+def job_location_problems(job: Job) -> list[str]:
+    """The job's location problems as sentences (for fire refusals and the report)."""
+    problems = location_problems(JobLocations.of_job(job), exclude_pk=job.pk)
+    return [message for messages in problems.values() for message in messages]
+
+
+def violations(
+    *, teams: Iterable[str] | None = None, may_name: Callable[[str], bool] = lambda team: True
+) -> dict[str, list[str]]:
+    """Every job breaking a location rule (`teams`: only jobs of those teams, "" for
+    shared ones), by job name: for the report, the admin and provisioning, in two queries
+    however many jobs there are."""
+    teams = set(teams) if teams is not None else None
+    everyone = [JobLocations.of_job(job) for job in Job.objects.only(*LOCATION_FIELDS)]
+    grants = Grants.load()
+    found: dict[str, list[str]] = {}
+    for index, mine in enumerate(everyone):
+        if teams is not None and mine.team not in teams:
+            continue
+        others = everyone[:index] + everyone[index + 1 :]
+        problems = location_problems(mine, grants=grants, others=others, may_name=may_name)
+        if problems:
+            found[mine.name] = [message for messages in problems.values() for message in messages]
+    return found
