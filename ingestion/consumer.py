@@ -79,6 +79,7 @@ def process_batch(messages: list[SqsMessage]) -> tuple[list[str], BatchReport]:
         report.counts["routed"] += recorded.recorded
         report.counts["duplicate"] += recorded.duplicates
         report.counts["unrouted"] += recorded.unrouted
+        report.counts["refused"] += recorded.refused
         report.counts["glue_event"] += len(glue_events)
         stats_add(report.counts)
     if recorded.jobs:

@@ -30,6 +30,7 @@ from ingestion.models import (
     IngestedFile,
 )
 from jobs import services as job_services
+from jobs.locations import Grants, Location
 from jobs.models import FireSource, Job, JobRun, RunState
 from jobs.runs.state import RunEnded, RunRetried
 from jobs.triggers import trigger_matches
@@ -42,18 +43,29 @@ class RecordReport:
     recorded: int = 0
     duplicates: int = 0
     unrouted: int = 0
+    # (job, object) pairs whose trigger matched but whose team may not read the object
+    # (a grant withdrawn, or a job that broke the rule before it existed): never recorded.
+    refused: int = 0
     jobs: set[int] = field(default_factory=set)
 
 
-def files_record(*, events: Sequence[ObjectCreated], source: str = "event") -> RecordReport:
-    """Add each announced object to the ledger of every enabled job its key triggers.
+def files_record(
+    *, events: Sequence[ObjectCreated], source: str = "event", job: Job | None = None
+) -> RecordReport:
+    """Add each announced object to the ledger of every enabled job its key triggers
+    (of `job` alone, when given: a backfill feeds only the job it was asked for) whose
+    team may read it (jobs.locations).
 
     A redelivered or duplicate event (same object identity) changes nothing: the insert
     skips rows that hit the ledger's unique constraint, including a concurrent twin's.
     """
     report = RecordReport()
     buckets = {event.bucket for event in events}
-    jobs = list(Job.objects.filter(enabled=True, trigger_bucket__in=buckets).only(*_ROUTING))
+    candidates = Job.objects.filter(enabled=True, trigger_bucket__in=buckets)
+    if job is not None:
+        candidates = candidates.filter(pk=job.pk)
+    jobs = list(candidates.only(*_ROUTING))
+    grants = Grants.load({job.team for job in jobs})
     # Raw SQL skips the fields' conversions: SQLite stores datetimes as naive UTC text.
     adapt_datetime = connection.ops.adapt_datetimefield_value
     now = timezone.now()
@@ -64,8 +76,15 @@ def files_record(*, events: Sequence[ObjectCreated], source: str = "event") -> R
             report.unrouted += 1
         identity = event.version_id or event.etag or ""
         sequencer = event.sequencer or ""
-        for job in matched:
-            unique = (job.pk, event.bucket, event.key, identity, sequencer)
+        for target in matched:
+            if not grants.allows(target.team, Location(event.bucket, event.key), write=False):
+                report.refused += 1
+                logger.warning(
+                    "files.refused",
+                    extra={"job": target.name, "bucket": event.bucket, "key": event.key[:200]},
+                )
+                continue
+            unique = (target.pk, event.bucket, event.key, identity, sequencer)
             if unique in fresh:
                 report.duplicates += 1
                 continue
@@ -89,7 +108,7 @@ def files_record(*, events: Sequence[ObjectCreated], source: str = "event") -> R
     return report
 
 
-_ROUTING = ("trigger_bucket", "trigger_prefix", "trigger_suffix")
+_ROUTING = ("name", "team", "trigger_bucket", "trigger_prefix", "trigger_suffix")
 _INSERT_COLUMNS = (
     "job_id",
     "bucket",
@@ -431,11 +450,11 @@ def backfill_run(*, backfill_id: int, page_size: int = 1000) -> Backfill | None:
     page: list[ObjectCreated] = []
 
     def feed() -> None:
-        report = files_record(events=page, source="backfill")
+        report = files_record(events=page, source="backfill", job=job)
         Backfill.objects.filter(pk=backfill.pk).update(
             listed=F("listed") + len(page),
             recorded=F("recorded") + report.recorded,
-            skipped=F("skipped") + report.duplicates + report.unrouted,
+            skipped=F("skipped") + report.duplicates + report.unrouted + report.refused,
         )
         files_flush(job_ids=[job.pk])
         page.clear()

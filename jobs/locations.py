@@ -54,14 +54,18 @@ def as_folder(prefix: str) -> str:
     return prefix if not prefix or prefix.endswith("/") else prefix + "/"
 
 
-def portal_location(location: Location) -> str | None:
+def portal_location(location: Location, *, writing: bool = False) -> str | None:
     """Why `location` is the portal's own ground (None when it is not): the artifacts
     bucket holds the Glue script and library, job specs, manifests and run metrics every
-    team's runs depend on; `_diep_tmp/` is where runs stage output before publishing."""
+    team's runs depend on; `_diep_tmp/` is where runs stage output before publishing, so
+    a destination may not hold it either (an overwrite of the whole bucket would delete
+    other runs' staged output)."""
     if location.bucket == settings.DIEP_ARTIFACTS_BUCKET:
         return "the portal's artifacts bucket (scripts, specs, manifests, metrics)"
     temp = f"{TEMP_DIR}/"
-    if location.prefix.startswith(temp) or (location.prefix and temp.startswith(location.prefix)):
+    if location.prefix.startswith(temp) or (
+        temp.startswith(location.prefix) and (location.prefix or writing)
+    ):
         return f"the portal's staging prefix {TEMP_DIR}/"
     return None
 
@@ -195,8 +199,11 @@ def location_problems(
     def add(path: str, message: str) -> None:
         problems.setdefault(path, []).append(message)
 
-    for path, location in [*mine.reads(), ("destination.uri", mine.destination)]:
-        if reason := portal_location(location):
+    for path, location, writing in [
+        *((path, location, False) for path, location in mine.reads()),
+        ("destination.uri", mine.destination, True),
+    ]:
+        if reason := portal_location(location, writing=writing):
             add(path, f"{location} is {reason}; no job reads or writes there.")
     for path, location in mine.reads():
         if not grants.allows(mine.team, location, write=False):
