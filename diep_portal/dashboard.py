@@ -39,18 +39,19 @@ class JobHealth:
         return self.succeeded / self.runs if self.runs else 0.0
 
 
-def dashboard(now: datetime | None = None) -> dict[str, Any]:
-    """Everything the dashboard shows, from a handful of grouped queries."""
+def dashboard(now: datetime | None = None, *, user: Any = None) -> dict[str, Any]:
+    """Everything the dashboard shows `user` (their teams' and shared jobs' runs; all for
+    platform admins and internal callers), from a handful of grouped queries."""
     now = now or timezone.now()
     since = now - timedelta(hours=24)
-    by_state = job_selectors.runs_by_state_since(since)
-    hourly = job_selectors.runs_per_hour_since(since)
+    by_state = job_selectors.runs_by_state_since(since, user=user)
+    hourly = job_selectors.runs_per_hour_since(since, user=user)
     hours = [
         (now - timedelta(hours=h)).replace(minute=0, second=0, microsecond=0)
         for h in range(23, -1, -1)
     ]
     per_job: dict[str, list[tuple[str, float]]] = {}
-    for name, state, seconds in job_selectors.finished_run_durations(since=since):
+    for name, state, seconds in job_selectors.finished_run_durations(since=since, user=user):
         per_job.setdefault(name, []).append((state, seconds))
     health = [
         JobHealth(
@@ -74,7 +75,7 @@ def dashboard(now: datetime | None = None) -> dict[str, Any]:
         "event_lag_seconds": lag.total_seconds() if lag else None,
         # None: shown as unknown, the dashboard never fails for AWS.
         "dlq_depth": queue_depths().get(settings.DIEP_INGEST_DLQ),
-        "failures": job_selectors.recent_failures(limit=10),
+        "failures": job_selectors.recent_failures(limit=10, user=user),
     }
 
 
@@ -174,6 +175,7 @@ class DiepAdminSite(admin.AdminSite):
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> TemplateResponse:
         context = {**(extra_context or {})}
-        if request.user.is_active and request.user.is_staff:
-            context["dashboard"] = dashboard()
+        # Staff without a role see nothing of any team's runs.
+        if request.user.is_active and request.user.has_perm("jobs.view_job"):
+            context["dashboard"] = dashboard(user=request.user)
         return super().index(request, context)

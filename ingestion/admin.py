@@ -19,6 +19,7 @@ from diep_portal.exceptions import ApplicationError, AwsError
 from ingestion import dlq, services
 from ingestion.models import ConsumedMessageStat, DlqAction, IngestedFile
 from jobs.models import Job, JobRun
+from jobs.roles import is_platform_admin
 
 
 @admin.register(IngestedFile)
@@ -107,12 +108,14 @@ class DlqActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     done = dlq.dlq_delete(message_ids=selected, user=request.user)
                     self.message_user(request, f"{done} message(s) deleted.")
                 elif request.POST.get("action") == "redrive_all":
+                    if not is_platform_admin(request.user):
+                        raise PermissionDenied
                     self.message_user(request, dlq.dlq_redrive_all(user=request.user))
             except AwsError as exc:
                 self.message_user(request, f"AWS refused: {exc}", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:ingestion_dlq_console"))
         try:
-            dead = dlq.dlq_peek()
+            dead = dlq.dlq_peek(user=request.user)
             error = ""
         except AwsError as exc:
             dead, error = [], str(exc)
@@ -125,6 +128,7 @@ class DlqActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "rows": rows,
             "error": error,
             "title": "Dead-letter queue",
+            "may_redrive_all": is_platform_admin(request.user),
         }
         return TemplateResponse(request, "admin/ingestion/dlq_console.html", context)
 

@@ -22,9 +22,12 @@ from diep_portal.aws.sqs import (
     sqs_send,
     sqs_start_move_task,
 )
+from ingestion.events import ObjectCreated, parse_message
 from ingestion.models import DlqAction
 from jobs.alerts import alert_raise
-from jobs.models import Alert, AlertKind
+from jobs.models import Alert, AlertKind, Job
+from jobs.roles import is_platform_admin, may_see_team
+from jobs.triggers import trigger_matches
 
 logger = logging.getLogger(__name__)
 # Receiving hides messages; looking must not, or an action right after finds nothing.
@@ -43,7 +46,29 @@ def _actor(user: Any) -> Any:
     return user if getattr(user, "is_authenticated", False) else None
 
 
-def dlq_peek(*, limit: int = 50) -> list[SqsMessage]:
+def message_teams(body: str) -> set[str] | None:
+    """The teams ("" = shared) of the jobs a dead-lettered message's objects trigger;
+    None when it maps to no job (unparseable, or nothing matches): admins' alone."""
+    created = [e for e in parse_message(body).events if isinstance(e, ObjectCreated)]
+    if not created:
+        return None
+    jobs = Job.objects.filter(trigger_bucket__in={e.bucket for e in created}).only(
+        "team", "trigger_bucket", "trigger_prefix", "trigger_suffix"
+    )
+    teams = {job.team for e in created for job in jobs if trigger_matches(job, e.bucket, e.key)}
+    return teams or None
+
+
+def may_handle(user: Any, message: SqsMessage) -> bool:
+    """Whether `user` may see, redrive or delete the message: every job it concerns is
+    one of theirs (platform admins: all, unmappable ones included)."""
+    if user is None or is_platform_admin(user):
+        return True
+    teams = message_teams(message.body)
+    return teams is not None and all(may_see_team(user, team) for team in teams)
+
+
+def dlq_peek(*, limit: int = 50, user: Any = None) -> list[SqsMessage]:
     """Up to `limit` dead-lettered messages (each receive also counts as one)."""
     dlq_url, _ = _queues()
     seen: dict[str, SqsMessage] = {}
@@ -53,20 +78,21 @@ def dlq_peek(*, limit: int = 50) -> list[SqsMessage]:
         )
         if not batch:
             break
-        seen.update((message.message_id, message) for message in batch)
+        seen.update((m.message_id, m) for m in batch if may_handle(user, m))
         if len(seen) >= limit:
             break
     return list(seen.values())[:limit]
 
 
-def _take(dlq_url: str, message_ids: set[str]) -> list[SqsMessage]:
+def _take(dlq_url: str, message_ids: set[str], user: Any) -> list[SqsMessage]:
     found: dict[str, SqsMessage] = {}
     for _ in range(_MAX_SCAN_RECEIVES):
         batch = sqs_receive(queue_url=dlq_url, wait_seconds=0, visibility_timeout=30)
         if not batch:
             break
-        found.update((m.message_id, m) for m in batch if m.message_id in message_ids)
-        others = [m.receipt_handle for m in batch if m.message_id not in message_ids]
+        mine = {m.message_id for m in batch if m.message_id in message_ids and may_handle(user, m)}
+        found.update((m.message_id, m) for m in batch if m.message_id in mine)
+        others = [m.receipt_handle for m in batch if m.message_id not in mine]
         if others:  # not ours to act on: visible again at once
             sqs_extend_visibility(queue_url=dlq_url, receipt_handles=others, seconds=0)
         if set(found) >= message_ids:
@@ -78,7 +104,7 @@ def dlq_redrive(*, message_ids: Iterable[str], user: Any) -> int:
     """Send the chosen messages back to the ingestion queue, then delete them here."""
     dlq_url, queue_url = _queues()
     moved = 0
-    for message in _take(dlq_url, set(message_ids)):
+    for message in _take(dlq_url, set(message_ids), user):
         sqs_send(queue_url=queue_url, body=message.body)
         sqs_delete_batch(queue_url=dlq_url, receipt_handles=[message.receipt_handle])
         DlqAction.objects.create(
@@ -91,7 +117,7 @@ def dlq_redrive(*, message_ids: Iterable[str], user: Any) -> int:
 def dlq_delete(*, message_ids: Iterable[str], user: Any) -> int:
     """Drop the chosen messages for good."""
     dlq_url, _ = _queues()
-    taken = _take(dlq_url, set(message_ids))
+    taken = _take(dlq_url, set(message_ids), user)
     sqs_delete_batch(queue_url=dlq_url, receipt_handles=[m.receipt_handle for m in taken])
     DlqAction.objects.bulk_create(
         DlqAction(action="delete", message_id=m.message_id, actor=_actor(user), detail=m.body[:500])
@@ -101,7 +127,8 @@ def dlq_delete(*, message_ids: Iterable[str], user: Any) -> int:
 
 
 def dlq_redrive_all(*, user: Any) -> str:
-    """Everything back: SQS's own move task where available, else message by message."""
+    """Everything back: SQS's own move task where available, else message by message.
+    Platform admins only (callers check): it moves every team's messages."""
     dlq_url, queue_url = _queues()
     # Emulators (moto) lack the move task; real AWS does it server-side, without limits.
     if not settings.AWS_ENDPOINT_URL:

@@ -203,15 +203,22 @@ def run_duration_histogram(
     ]
 
 
-def runs_by_state_since(since: datetime) -> dict[str, int]:
+def _runs_of(user: Any) -> QuerySet[JobRun]:
+    """The runs `user` may see (every run for internal callers), unjoined, for counts."""
+    if user is None or is_platform_admin(user):
+        return JobRun.objects.all()
+    return JobRun.objects.filter(job__in=visible_jobs(user))
+
+
+def runs_by_state_since(since: datetime, *, user: Any = None) -> dict[str, int]:
     """How many runs queued since `since` are in each state."""
-    recent = JobRun.objects.filter(queued_at__gte=since)
+    recent = _runs_of(user).filter(queued_at__gte=since)
     return dict(recent.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
 
 
-def runs_per_hour_since(since: datetime) -> dict[datetime, int]:
+def runs_per_hour_since(since: datetime, *, user: Any = None) -> dict[datetime, int]:
     """Runs queued since `since`, by the hour they were queued in."""
-    recent = JobRun.objects.filter(queued_at__gte=since)
+    recent = _runs_of(user).filter(queued_at__gte=since)
     return dict(
         recent.annotate(hour=TruncHour("queued_at"))
         .values("hour")
@@ -220,11 +227,14 @@ def runs_per_hour_since(since: datetime) -> dict[datetime, int]:
     )
 
 
-def finished_run_durations(*, since: datetime, limit: int = 5000) -> list[tuple[str, str, float]]:
+def finished_run_durations(
+    *, since: datetime, limit: int = 5000, user: Any = None
+) -> list[tuple[str, str, float]]:
     """(job name, state, seconds) of the newest `limit` runs queued since `since` that
     started and finished."""
     finished = (
-        JobRun.objects.filter(queued_at__gte=since)
+        _runs_of(user)
+        .filter(queued_at__gte=since)
         .filter(finished_at__isnull=False, started_at__isnull=False)
         .values_list("job__name", "state", "started_at", "finished_at")
         .order_by("-finished_at")[:limit]
@@ -236,7 +246,7 @@ def finished_run_durations(*, since: datetime, limit: int = 5000) -> list[tuple[
     ]
 
 
-def recent_failures(*, limit: int = 10) -> list[JobRun]:
+def recent_failures(*, limit: int = 10, user: Any = None) -> list[JobRun]:
     """The newest runs that ended FAILED, ERROR or TIMEOUT, with their jobs."""
-    failed = JobRun.objects.filter(state__in=[RunState.FAILED, RunState.ERROR, RunState.TIMEOUT])
+    failed = _runs_of(user).filter(state__in=[RunState.FAILED, RunState.ERROR, RunState.TIMEOUT])
     return list(failed.select_related("job").order_by("-finished_at")[:limit])

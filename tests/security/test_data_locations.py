@@ -4,15 +4,18 @@ asserts the exact status and that no object anywhere was written, changed or del
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client
 
+from diep_portal.aws.session import get_client
 from ingestion.events import ObjectCreated
-from ingestion.models import IngestedFile
+from ingestion.models import DlqAction, IngestedFile
 from ingestion.services import backfill_request, backfill_run, files_record
 from jobs import services
 from jobs.models import DataGrant, Job, JobRun
@@ -233,3 +236,78 @@ def test_a_forced_backfill_feeds_only_its_own_job(world: dict[str, Any]) -> None
     assert done is not None
     assert done.recorded == 1
     assert list(IngestedFile.objects.values_list("job__name", flat=True)) == ["a-orders"]
+
+
+def s3_message(key: str) -> str:
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "eventTime": "2026-12-01T10:00:00.000Z",
+        "s3": {"bucket": {"name": RAW}, "object": {"key": key, "size": 5, "eTag": "e1"}},
+    }
+    return json.dumps({"Records": [record]})
+
+
+@pytest.fixture
+def browsers(world: dict[str, Any]) -> dict[str, Client]:
+    users = {
+        "a": User.objects.get(username="oa"),
+        "b": User.objects.get(username="ob"),
+        "staff without role": _user_in(None, "nobody", is_staff=True),
+        "admin": _user_in("admin", "boss", is_staff=True),
+    }
+    clients = {}
+    for name, user in users.items():
+        clients[name] = Client()
+        clients[name].force_login(user)
+    return clients
+
+
+def test_the_dashboard_shows_each_user_only_their_teams_runs(
+    world: dict[str, Any], browsers: dict[str, Client]
+) -> None:
+    run = services.job_fire(job=world["a_job"], parameters={}, trigger="api").run
+    JobRun.objects.filter(pk=run.pk).update(
+        state="FAILED", error_message="row 7: secret-customer-value", finished_at=run.queued_at
+    )
+    seen = {name: browser.get("/admin/").content.decode() for name, browser in browsers.items()}
+    assert "secret-customer-value" in seen["a"]
+    assert "secret-customer-value" in seen["admin"]
+    assert "secret-customer-value" not in seen["b"]
+    assert "Runs, last 24 hours (0)" in seen["b"]
+    assert 'id="diep-dashboard"' not in seen["staff without role"]
+
+
+def test_the_dlq_console_is_scoped_to_the_messages_teams(
+    world: dict[str, Any], browsers: dict[str, Client], settings: Any
+) -> None:
+    sqs = get_client("sqs")
+    dlq = sqs.create_queue(QueueName=settings.DIEP_INGEST_DLQ)["QueueUrl"]
+    sqs.create_queue(QueueName=settings.DIEP_INGEST_QUEUE)
+    ids = {
+        name: sqs.send_message(QueueUrl=dlq, MessageBody=body)["MessageId"]
+        for name, body in [
+            ("a", s3_message("team-a/orders/9.csv")),
+            ("unmapped", s3_message("nobody/9.csv")),
+        ]
+    }
+    console = "/admin/ingestion/dlqaction/console/"
+    page_b = browsers["b"].get(console).content.decode()
+    assert ids["a"] not in page_b
+    assert ids["unmapped"] not in page_b
+    assert "Redrive all" not in page_b
+    page_a = browsers["a"].get(console).content.decode()
+    assert ids["a"] in page_a
+    assert ids["unmapped"] not in page_a  # unmappable: admins only
+    page_admin = browsers["admin"].get(console).content.decode()
+    assert ids["a"] in page_admin
+    assert ids["unmapped"] in page_admin
+    assert "Redrive all" in page_admin
+
+    # Team B cannot act on team A's message by id, nor redrive everything.
+    browsers["b"].post(console, {"action": "delete", "message_id": [ids["a"]]})
+    assert browsers["b"].post(console, {"action": "redrive_all"}).status_code == 403
+    assert not DlqAction.objects.exists()
+    browsers["a"].post(console, {"action": "delete", "message_id": [ids["a"]]})
+    assert list(DlqAction.objects.values_list("action", "message_id")) == [("delete", ids["a"])]
