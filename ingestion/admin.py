@@ -25,7 +25,7 @@ from jobs.roles import is_platform_admin
 @admin.register(IngestedFile)
 class IngestedFileAdmin(TeamScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["key", "bucket", "job", "state", "size", "received_at", "run_link"]
-    list_filter = ["state", "bucket", "job", "source"]
+    list_filter = ["state", "bucket", ("job", admin.RelatedOnlyFieldListFilter), "source"]
     search_fields = ["key", "etag", "run__run_id"]
     list_select_related = ["job", "run"]
     date_hierarchy = "received_at"

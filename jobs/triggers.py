@@ -5,11 +5,13 @@ notifications) and the overlap warnings of the API and admin all use this one ru
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import QuerySet
 
 from diep_portal.aws.s3 import s3_filters_overlap
 from jobs.models import Job
+from jobs.roles import may_see_team
 
 
 @dataclass(frozen=True)
@@ -55,28 +57,40 @@ def jobs_for_key(bucket: str, key: str, *, jobs: QuerySet[Job] | None = None) ->
 
 def trigger_overlaps(
     *, bucket: str, prefix: str, suffix: str, exclude_job_id: int | None = None
-) -> list[S3Trigger]:
-    """Other jobs' triggers on `bucket` that overlap this one."""
+) -> list[tuple[S3Trigger, str]]:
+    """Other jobs' triggers on `bucket` that overlap this one, with their jobs' teams."""
     mine = S3Trigger("", bucket, prefix, suffix)
     others = Job.objects.filter(trigger_bucket=bucket)
     if exclude_job_id is not None:
         others = others.exclude(pk=exclude_job_id)
-    theirs = (S3Trigger.of(job) for job in others.order_by("name"))
-    return [trigger for trigger in theirs if trigger is not None and mine.overlaps(trigger)]
+    theirs = ((S3Trigger.of(job), job.team) for job in others.order_by("name"))
+    return [
+        (trigger, team)
+        for trigger, team in theirs
+        if trigger is not None and mine.overlaps(trigger)
+    ]
 
 
-def trigger_overlap_warnings(job: Job) -> list[str]:
-    """Human warnings for the job's trigger overlapping other jobs' on its bucket."""
+def trigger_overlap_warnings(job: Job, *, user: Any = None) -> list[str]:
+    """Human warnings for the job's trigger overlapping other jobs' on its bucket; jobs
+    of teams `user` may not see are "another job", their filters not shown."""
     if not job.trigger_bucket:
         return []
-    return [
-        f"The trigger overlaps job {overlap.job_name!r} (prefix {overlap.prefix!r}, suffix "
-        f"{overlap.suffix!r}) on bucket {job.trigger_bucket!r}: some keys fire both jobs, and "
-        "S3 refuses overlapping notification filters, so only one can be provisioned."
-        for overlap in trigger_overlaps(
-            bucket=job.trigger_bucket,
-            prefix=job.trigger_prefix,
-            suffix=job.trigger_suffix,
-            exclude_job_id=job.pk,
+    warnings = []
+    for overlap, team in trigger_overlaps(
+        bucket=job.trigger_bucket,
+        prefix=job.trigger_prefix,
+        suffix=job.trigger_suffix,
+        exclude_job_id=job.pk,
+    ):
+        other = (
+            f"job {overlap.job_name!r} (prefix {overlap.prefix!r}, suffix {overlap.suffix!r})"
+            if may_see_team(user, team)
+            else "another job"
         )
-    ]
+        warnings.append(
+            f"The trigger overlaps {other} on bucket {job.trigger_bucket!r}: some keys fire "
+            "both jobs, and S3 refuses overlapping notification filters, so only one can be "
+            "provisioned."
+        )
+    return warnings

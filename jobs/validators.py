@@ -25,33 +25,84 @@ MAX_PARAMETER_VALUE_CHARS = 4096
 MAX_PARAMETERS = 100
 MAX_SCHEMA_BYTES = 64 * 1024
 MAX_SCHEMA_DEPTH = 20
-# Glue's own arguments and ones that would let a caller change what code runs or how.
-RESERVED_PARAMETER_NAMES = frozenset(
-    name.lower()
-    for name in (
-        "JOB_NAME",
-        "JOB_ID",
-        "JOB_RUN_ID",
-        "conf",
-        "debug",
-        "mode",
-        "SECURITY_CONFIGURATION",
-        "scriptLocation",
-        "extra-py-files",
-        "extra-jars",
-        "extra-files",
-        "additional-python-modules",
-        "python-modules-installer-option",
-        "user-jars-first",
-        "job-language",
-        "job-bookmark-option",
-        "TempDir",
-        "enable-glue-datacatalog",
-        "encryption-type",
-        "customer-driver-env-vars",
-        "executor-cores",
-    )
+# Glue's special parameters: every name AWS documents as one it interprets ("Using job
+# parameters in AWS Glue jobs", the job parameter reference and its "never use" list,
+# the Spark UI, shuffle, interactive-session and Ray pages) and the ones AWS's Glue
+# library reads (awsglue/job.py, utils.py). A caller setting one would change what code
+# runs, under which settings, or where its logs and data go.
+GLUE_SPECIAL_PARAMETERS = (
+    "additional-python-modules",
+    "auto-scale-within-microbatch",
+    "class",
+    "conf",
+    "continuation-option",
+    "continuous-log-conversionPattern",
+    "continuous-log-logGroup",
+    "continuous-log-logStreamPrefix",
+    "continuous-log-stream-prefix",
+    "customer-driver-env-vars",
+    "customer-executor-env-vars",
+    "datalake-formats",
+    "debug",
+    "disable-proxy",
+    "disable-proxy-v2",
+    "enable-auto-scaling",
+    "enable-continuous-cloudwatch-log",
+    "enable-continuous-log-filter",
+    "enable-data-lineage",
+    "enable-glue-datacatalog",
+    "enable-job-insights",
+    "enable-lakeformation-fine-grained-access",
+    "enable-metrics",
+    "enable-observability-metrics",
+    "enable-rename-algorithm-v2",
+    "enable-s3-parquet-optimized-committer",
+    "enable-spark-ui",
+    "enable-spark-ui-legacy-path",
+    "encryption-type",
+    "endpoint",
+    "executor-cores",
+    "extra-files",
+    "extra-jars",
+    "extra-py-files",
+    "glue_kernel_version",
+    "JOB_ID",
+    "JOB_NAME",
+    "JOB_RUN_ID",
+    "job-bookmark-from",
+    "job-bookmark-option",
+    "job-bookmark-to",
+    "job-language",
+    "logging_configuration",
+    "mode",
+    "pip-install",
+    "python-modules-installer-option",
+    "python-version",
+    "RedshiftTempDir",
+    "s3-py-modules",
+    "scriptLocation",
+    "SECURITY_CONFIGURATION",
+    "shuffle-storage-path",
+    "spark-event-logs-path",
+    "spark-ui-event-logs-path",
+    "TempDir",
+    "use-postgres-driver",
+    "user-jars-first",
+    "WORKFLOW_NAME",
+    "WORKFLOW_RUN_ID",
+    "write-shuffle-files-to-s3",
+    "write-shuffle-spills-to-s3",
 )
+
+
+def _folded(name: str) -> str:
+    # Glue matches names as written; refusing case and _/- variants too leaves no near miss.
+    return name.lower().replace("_", "-")
+
+
+RESERVED_PARAMETER_NAMES = frozenset(_folded(name) for name in GLUE_SPECIAL_PARAMETERS)
+# Families Glue extends release by release: a new member is refused before it is listed.
+GLUE_SPECIAL_PREFIXES = ("continuous-log-", "enable-", "disable-", "job-bookmark-", "spark-")
 RESERVED_PARAMETER_PREFIX = ARGUMENT_PREFIX.removeprefix(
     "--"
 )  # parameters are named without dashes
@@ -124,6 +175,14 @@ def normalize_parameter_name(name: str) -> str:
     return name[2:] if name.startswith("--") else name
 
 
+def _is_special(name: str) -> bool:
+    lowered = name.lower()
+    return (
+        lowered.startswith((RESERVED_PARAMETER_PREFIX, *GLUE_SPECIAL_PREFIXES))
+        or _folded(name) in RESERVED_PARAMETER_NAMES
+    )
+
+
 def validate_parameter_name(name: str) -> None:
     """Glue argument names: a letter, then letters, digits, `_`, `.`, `-`; not reserved."""
     if not PARAMETER_NAME_RE.match(name):
@@ -133,11 +192,10 @@ def validate_parameter_name(name: str) -> None:
             code="invalid_parameter_name",
             params={"name": name[:80]},
         )
-    lowered = name.lower()
-    if lowered.startswith(RESERVED_PARAMETER_PREFIX) or lowered in RESERVED_PARAMETER_NAMES:
+    if _is_special(name):
         raise ValidationError(
-            "Parameter name %(name)r is reserved (Glue's own arguments and --diep_* are set by "
-            "DIEP).",
+            "Parameter name %(name)r is reserved: one of AWS Glue's special parameters "
+            "(they change what code runs and how) or DIEP's own --diep_* arguments.",
             code="reserved_parameter_name",
             params={"name": name},
         )
@@ -222,6 +280,16 @@ def validate_parameters_schema(schema: Any) -> None:
     except jsonschema.SchemaError as exc:
         path = "/".join(str(part) for part in exc.absolute_path) or "(root)"
         raise ValidationError(f"Not a valid JSON Schema at {path}: {exc.message}") from exc
+    properties = schema.get("properties", {})
+    special = sorted(
+        str(name) for name in properties if _is_special(normalize_parameter_name(str(name)))
+    )
+    if special:
+        # Declaring a name does not make it a plain parameter: Glue would still obey it.
+        raise ValidationError(
+            "parameters_schema declares Glue's special or DIEP's own parameters: "
+            + ", ".join(special[:10])
+        )
 
 
 def schema_errors(schema: dict[str, Any], instance: dict[str, str]) -> dict[str, list[str]]:

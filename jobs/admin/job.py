@@ -219,7 +219,7 @@ class JobAdmin(admin.ModelAdmin):
             saved = services.job_create(spec=spec, user=request.user, source="admin")
         # The admin reads pk and fields from `obj` for its messages and redirect.
         obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
-        for warning in trigger_overlap_warnings(saved):
+        for warning in trigger_overlap_warnings(saved, user=request.user):
             self.message_user(request, warning, messages.WARNING)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
@@ -303,6 +303,7 @@ class JobAdmin(admin.ModelAdmin):
         job = self._visible_job(request, object_id)
         key = request.GET.get("key", "")
         bucket = request.GET.get("bucket", job.trigger_bucket)
+        visible = selectors.visible_jobs(request.user).filter(enabled=True)
         context = {
             **self.admin_site.each_context(request),
             "job": job,
@@ -310,7 +311,7 @@ class JobAdmin(admin.ModelAdmin):
             "bucket": bucket,
             "tested": bool(key),
             "fires_this_job": bool(key) and job.enabled and trigger_matches(job, bucket, key),
-            "matching_jobs": jobs_for_key(bucket, key) if key else [],
+            "matching_jobs": jobs_for_key(bucket, key, jobs=visible) if key else [],
             "opts": self.opts,
             "title": f"{job.name}: test a key",
         }

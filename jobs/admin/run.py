@@ -39,7 +39,8 @@ class JobRunAdmin(TeamScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "duration",
         "external_run_id",
     ]
-    list_filter = ["state", "trigger", "engine", "job"]
+    # Only jobs whose runs the user sees (the queryset is team-scoped).
+    list_filter = ["state", "trigger", "engine", ("job", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["run_id", "external_run_id", "job__name", "idempotency_key"]
     list_select_related = ["job"]
     date_hierarchy = "queued_at"

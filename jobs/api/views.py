@@ -44,12 +44,11 @@ def _validated_spec(data: Any, user: Any, *, current_team: str | None = None) ->
     return validated
 
 
-def _job_response(
-    job: Job, code: int = status.HTTP_200_OK, *, with_warnings: bool = False
-) -> Response:
+def _job_response(job: Job, code: int = status.HTTP_200_OK, *, warn: Any = None) -> Response:
+    """`warn`: the user to give trigger-overlap warnings to (scoped to what they see)."""
     data = io.JobOutputSerializer(job).data
-    if with_warnings:
-        data["warnings"] = trigger_overlap_warnings(job)
+    if warn is not None:
+        data["warnings"] = trigger_overlap_warnings(job, user=warn)
     # The version is the job's entity tag: a client sends it back as If-Match on PATCH.
     return Response(data, status=code, headers={"ETag": f'"{job.version}"'})
 
@@ -87,7 +86,7 @@ class JobCreateApi(ApiView):
         job = services.job_create(
             spec=_validated_spec(request.data, request.user), user=request.user, source="api"
         )
-        return _job_response(job, status.HTTP_201_CREATED, with_warnings=True)
+        return _job_response(job, status.HTTP_201_CREATED, warn=request.user)
 
 
 class JobListCreateApi(ApiView):
@@ -160,7 +159,7 @@ class JobDetailApi(ApiView):
             source="api",
             expected_version=_if_match_version(request),
         )
-        return _job_response(updated, with_warnings=True)
+        return _job_response(updated, warn=request.user)
 
 
 class _JobEnabledApi(ApiView):

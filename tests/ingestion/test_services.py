@@ -183,7 +183,7 @@ def test_routing_and_overlaps(make_job: Any) -> None:
     assert jobs_for_key(RAW, "orders/a.json") == []
     assert jobs_for_key("elsewhere", "orders/a.csv") == []
     overlaps = trigger_overlaps(bucket=RAW, prefix="orders/2026/", suffix="")
-    assert {o.job_name for o in overlaps} == {"orders-daily", "disabled"}
+    assert {o.job_name for o, _ in overlaps} == {"orders-daily", "disabled"}
     assert trigger_overlaps(bucket=RAW, prefix="clicks/", suffix=".csv") == []
 
 

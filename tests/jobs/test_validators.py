@@ -134,3 +134,47 @@ def test_schema_errors_per_parameter() -> None:
     assert "n" in errors
     assert "parameters" in errors
     assert validators.schema_errors({}, {"anything": "goes"}) == {}
+
+
+# Every special parameter AWS documents for Glue jobs ("Using job parameters in AWS Glue
+# jobs" and the Spark UI, shuffle, interactive-session and Ray pages), written as AWS
+# writes them: each refused as a run parameter and as a declared schema property.
+AWS_DOCUMENTED = [
+    "--additional-python-modules", "--auto-scale-within-microbatch", "--class",
+    "--continuous-log-conversionPattern", "--continuous-log-logGroup",
+    "--continuous-log-logStreamPrefix", "--continuous-log-stream-prefix",
+    "--customer-driver-env-vars", "--customer-executor-env-vars", "--datalake-formats",
+    "--disable-proxy-v2", "--enable-auto-scaling", "--enable-continuous-cloudwatch-log",
+    "--enable-continuous-log-filter", "--enable-glue-datacatalog", "--enable-job-insights",
+    "--enable-lakeformation-fine-grained-access", "--enable-metrics",
+    "--enable-observability-metrics", "--enable-rename-algorithm-v2",
+    "--enable-s3-parquet-optimized-committer", "--enable-spark-ui",
+    "--enable-spark-ui-legacy-path", "--executor-cores", "--extra-files", "--extra-jars",
+    "--extra-py-files", "--job-bookmark-option", "--job-language",
+    "--python-modules-installer-option", "--scriptLocation", "--spark-event-logs-path",
+    "--spark-ui-event-logs-path", "--TempDir", "--use-postgres-driver", "--user-jars-first",
+    "--conf", "--encryption-type", "--debug", "--mode", "--JOB_NAME", "--endpoint",
+    "--write-shuffle-files-to-s3", "--write-shuffle-spills-to-s3", "--SECURITY_CONFIGURATION",
+    "--glue_kernel_version", "--s3-py-modules", "--pip-install", "--logging_configuration",
+    # read by AWS's Glue library (awsglue), and the issue's own examples
+    "--JOB_ID", "--JOB_RUN_ID", "--job-bookmark-from", "--job-bookmark-to",
+    "--continuation-option", "--RedshiftTempDir", "--enable-data-lineage", "--WORKFLOW_NAME",
+    "--WORKFLOW_RUN_ID", "--python-version", "--shuffle-storage-path",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", AWS_DOCUMENTED)
+def test_every_glue_special_parameter_is_refused(name: str) -> None:
+    bare = name.removeprefix("--")
+    for written in (name, bare, bare.upper(), bare.replace("-", "_")):
+        with pytest.raises(ValidationError, match="reserved"):
+            validators.validate_parameter_name(validators.normalize_parameter_name(written))
+    with pytest.raises(ValidationError, match="special"):
+        validators.validate_parameters_schema(
+            {"type": "object", "properties": {name.removeprefix("--"): {"type": "string"}}}
+        )
+
+
+@pytest.mark.parametrize("name", ["region", "run_date", "batch-size", "classic", "modes"])
+def test_plain_names_stay_allowed(name: str) -> None:
+    validators.validate_parameter_name(name)

@@ -311,3 +311,33 @@ def test_the_dlq_console_is_scoped_to_the_messages_teams(
     assert not DlqAction.objects.exists()
     browsers["a"].post(console, {"action": "delete", "message_id": [ids["a"]]})
     assert list(DlqAction.objects.values_list("action", "message_id")) == [("delete", ids["a"])]
+
+
+def test_overlap_warnings_test_a_key_and_list_filters_never_name_team_as_jobs(
+    world: dict[str, Any], browsers: dict[str, Client]
+) -> None:
+    DataGrant.objects.create(team="team-b", bucket=RAW, prefix="team-a/")  # a shared drop zone
+    overlapping = body(
+        team="team-b",
+        name="b-overlaps",
+        source={"uri": f"s3://{RAW}/team-a/orders/", "format": "csv"},
+        trigger={"bucket": RAW, "prefix": "team-a/", "window_seconds": 60},
+    )
+    created = world["b"].post("/create_job/", overlapping, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["warnings"]
+    assert "another job" in created.json()["warnings"][0]
+    assert "a-orders" not in created.content.decode()
+
+    b_job = Job.objects.get(name="b-overlaps")
+    tested = browsers["b"].get(
+        f"/admin/jobs/job/{b_job.pk}/test-key/", {"bucket": RAW, "key": "team-a/orders/1.csv"}
+    )
+    assert tested.status_code == 200
+    assert "b-overlaps" in tested.content.decode()
+    assert "a-orders" not in tested.content.decode()
+
+    services.job_fire(job=world["a_job"], parameters={}, trigger="api")
+    runs = browsers["b"].get("/admin/jobs/jobrun/").content.decode()
+    assert "a-orders" not in runs  # not in the rows, nor in the job filter
+    assert "a-orders" in browsers["a"].get("/admin/jobs/jobrun/").content.decode()
