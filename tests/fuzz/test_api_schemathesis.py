@@ -1,9 +1,12 @@
-"""Schemathesis against the OpenAPI schema the API publishes, with a valid operator
-token: every operation fuzzed; no 5xx, responses as documented (status codes, bodies,
-content types)."""
+"""Schemathesis against the OpenAPI schema the API publishes: every operation fuzzed,
+NULs in strings included, as an operator, as a viewer and as an operator of a second
+team while team A's job, run and file exist (authorization fuzzing); no 5xx, responses
+as documented (status codes, bodies, content types), and nothing of team A's changed
+by the others."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,15 +31,38 @@ CHECKS = [
 schema.config.checks.update(included_check_names=[check.__name__ for check in CHECKS])
 
 
-@pytest.fixture
-def auth(operator: Any, aws: str, settings: Any) -> dict[str, str]:
+# NULs in generated strings (schemathesis' default, stated: the property this suite holds).
+schema.config.generation.update(allow_x00=True)
+
+
+@pytest.fixture(params=["operator", "viewer", "other team's operator"])
+def auth(
+    request: Any, aws: str, settings: Any, make_job: Any, no_enqueue: Any
+) -> Iterator[dict[str, str]]:
+    from django.contrib.auth.models import Group
     from knox.models import AuthToken
 
     from diep_portal.aws.session import get_client
+    from jobs import services
+    from tests.conftest import _user_in
 
     get_client("s3").create_bucket(Bucket=settings.DIEP_ARTIFACTS_BUCKET)
-    _, token = AuthToken.objects.create(user=operator)
-    return {"Authorization": f"Token {token}"}
+    team_a, team_b = Group.objects.create(name="team-a"), Group.objects.create(name="team-b")
+    job = make_job(name="team-a-job", team="team-a")
+    services.job_fire(job=job, parameters={}, trigger="api")
+    role, team = {
+        "operator": ("operator", team_a),
+        "viewer": ("viewer", team_a),
+        "other team's operator": ("operator", team_b),
+    }[request.param]
+    user = _user_in(role, f"fuzz-{role}-{team.name}", is_staff=True)
+    user.groups.add(team)
+    _, token = AuthToken.objects.create(user=user)
+    yield {"Authorization": f"Token {token}"}
+    if request.param != "operator":  # the others may not change team A's job or runs
+        job.refresh_from_db()
+        assert (job.version, job.enabled) == (1, True)
+        assert job.runs.count() == 1
 
 
 @schema.parametrize()
