@@ -65,8 +65,11 @@ def _caller(user: User) -> Any:
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
-def _check_locations(*, spec: Mapping[str, Any], user: User, job: Job | None = None) -> None:
-    """Refuse a spec reading or writing outside its team's grants (jobs.locations).
+def job_location_errors(
+    *, spec: Mapping[str, Any], user: User, job: Job | None = None
+) -> dict[str, list[str]]:
+    """Where the spec reads or writes outside its team's grants (jobs.locations), by spec
+    path ("source.uri"), in words `user` may read; {} when all is well.
 
     An existing job is judged again only when where it reads or writes changes (or its
     team): a job that broke a rule before it existed can still be edited or disabled,
@@ -74,13 +77,16 @@ def _check_locations(*, spec: Mapping[str, Any], user: User, job: Job | None = N
     """
     mine = JobLocations.of_spec(spec)
     if job is not None and dataclasses.replace(JobLocations.of_job(job), name=mine.name) == mine:
-        return
-    problems = location_problems(
+        return {}
+    return location_problems(
         mine,
         exclude_pk=job.pk if job is not None else None,
         may_name=lambda team: may_see_team(_caller(user), team),
     )
-    if problems:
+
+
+def _check_locations(*, spec: Mapping[str, Any], user: User, job: Job | None = None) -> None:
+    if problems := job_location_errors(spec=spec, user=user, job=job):
         nested: dict[str, Any] = {}
         for path, messages in problems.items():
             head, _, tail = path.partition(".")

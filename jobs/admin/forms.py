@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest
 
+from jobs import services
 from jobs.models import Job
 from jobs.roles import team_for_job
 from jobs.specs import FIELD_PATHS, JobSpecSerializer, spec_from_fields
@@ -98,9 +99,24 @@ class JobAdminForm(forms.ModelForm):
                     )
                 except ValueError as exc:
                     self.add_error("team", str(exc))
+                    return cleaned
+                problems = services.job_location_errors(
+                    spec=self.validated_spec, user=request.user, job=self.instance_job()
+                )
+                self._add_spec_errors(
+                    {tuple(path.split(".")): messages for path, messages in problems.items()}
+                )
             return cleaned
+        self._add_spec_errors(flatten_errors(serializer.errors))
+        return cleaned
+
+    def instance_job(self) -> Job | None:
+        return Job.objects.get(pk=self.instance.pk) if self.instance.pk else None
+
+    def _add_spec_errors(self, errors: dict[tuple[str, ...], list[str]]) -> None:
+        """Messages by spec path, each on the form field that edits it."""
         by_path = {spec_path: field for field, spec_path in FIELD_PATHS.items()}
-        for error_path, error_messages in flatten_errors(serializer.errors).items():
+        for error_path, error_messages in errors.items():
             field = next(
                 (
                     by_path[error_path[:n]]
@@ -112,7 +128,6 @@ class JobAdminForm(forms.ModelForm):
             detail = ".".join(error_path[len(FIELD_PATHS.get(field or "", ())) :])
             for message in error_messages:
                 self.add_error(field, f"{detail}: {message}" if detail else message)
-        return cleaned
 
     def _post_clean(self) -> None:
         # The model instance is written by the services, never by ModelForm.save().

@@ -21,6 +21,7 @@ from jobs import services
 from jobs.models import DataGrant, Job, JobRun
 from jobs.specs import JobSpecSerializer
 from tests.conftest import _user_in, job_body
+from tests.jobs.test_admin import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -341,3 +342,21 @@ def test_overlap_warnings_test_a_key_and_list_filters_never_name_team_as_jobs(
     runs = browsers["b"].get("/admin/jobs/jobrun/").content.decode()
     assert "a-orders" not in runs  # not in the rows, nor in the job filter
     assert "a-orders" in browsers["a"].get("/admin/jobs/jobrun/").content.decode()
+
+
+def test_the_admin_form_puts_location_refusals_on_the_fields(
+    world: dict[str, Any], browsers: dict[str, Client]
+) -> None:
+    form = form_data(
+        name="b-admin",
+        team="team-b",
+        source_uri=f"s3://{RAW}/team-a/orders/",
+        destination_uri=f"s3://{ARTIFACTS}/glue/",
+        destination_mode="overwrite",
+    )
+    response = browsers["b"].post("/admin/jobs/job/add/", form)
+    assert response.status_code == 200  # the form again, not a 500
+    errors = response.context["adminform"].form.errors
+    assert "is not in a location team 'team-b' may read" in errors["source_uri"][0]
+    assert any("artifacts bucket" in message for message in errors["destination_uri"])
+    assert not Job.objects.filter(name="b-admin").exists()
