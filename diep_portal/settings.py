@@ -413,5 +413,7 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "boto3": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # django-axes logs every successful login's (empty) reset at INFO.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -299,7 +299,7 @@ def test_backfill_skips_what_was_processed_unless_forced(
 
 
 def test_dlq_console_redrives_and_deletes_with_an_audit_trail(
-    aws: str, operator: Any, viewer: Any
+    aws: str, operator: Any, viewer: Any, admin_user: Any
 ) -> None:
     from django.test import Client
     from django.urls import reverse
@@ -312,9 +312,12 @@ def test_dlq_console_redrives_and_deletes_with_an_audit_trail(
     ids = [
         sqs.send_message(QueueUrl=dlq_url, MessageBody=f"poison {n}")["MessageId"] for n in range(3)
     ]
-    browser = Client()
-    browser.force_login(operator)
     url = reverse("admin:ingestion_dlq_console")
+    as_operator = Client()
+    as_operator.force_login(operator)
+    assert b"poison 0" not in as_operator.get(url).content  # maps to no job: admins only
+    browser = Client()
+    browser.force_login(admin_user)
     page = browser.get(url)
     assert page.status_code == 200
     assert b"poison 0" in page.content
@@ -328,7 +331,7 @@ def test_dlq_console_redrives_and_deletes_with_an_audit_trail(
         "delete",
         "redrive_all",
     }
-    assert DlqAction.objects.get(action="delete").actor == operator
+    assert DlqAction.objects.get(action="delete").actor == admin_user
     viewer.is_staff = True
     viewer.save()
     other = Client()
