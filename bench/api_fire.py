@@ -48,6 +48,7 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from knox.models import AuthToken
 from jobs import services
+from jobs.models import DataGrant
 from jobs.specs import JobSpecSerializer
 call_command("migrate", verbosity=0)
 with connection.cursor() as c:
@@ -60,6 +61,8 @@ spec = JobSpecSerializer(data={"name": "bench", "source": {"uri": "s3://raw-benc
     "parameters": {"region": "eu"}, "max_concurrent_runs": 1000,
     "parameters_schema": {"type": "object", "properties": {"region": {"enum": ["eu", "us"]}}}})
 spec.is_valid(raise_exception=True)
+DataGrant.objects.create(bucket="raw-bench", can_read=True)
+DataGrant.objects.create(bucket="cur-bench", can_read=False, can_write=True)
 services.job_create(spec=spec.validated_data, user=user, source="bench")
 print(AuthToken.objects.create(user=user)[1])
 """

@@ -94,8 +94,13 @@ def main() -> None:
 
 def make_jobs(bucket: str, count: int, window_seconds: int) -> list[Any]:
     from jobs import services
+    from jobs.models import DataGrant
     from jobs.specs import JobSpecSerializer
 
+    DataGrant.objects.get_or_create(bucket=bucket, prefix="", defaults={"can_read": True})
+    DataGrant.objects.get_or_create(
+        bucket="cur-bench", prefix="", defaults={"can_read": False, "can_write": True}
+    )
     jobs = []
     for index in range(count):
         spec = JobSpecSerializer(

@@ -64,16 +64,21 @@ def run_benchmark(total_runs: int, glue_jobs: int, endpoint: str) -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
 
     from diep_portal.aws.glue import glue_get_job_run, glue_start_job_run
     from diep_portal.aws.session import get_client
     from jobs import services
     from jobs.engines.glue.tracking import poll_glue_runs
-    from jobs.models import Job, JobRun, RunState
+    from jobs.models import DataGrant, Job, JobRun, RunState
     from jobs.specs import JobSpecSerializer
 
     call_command("migrate", verbosity=0)
+    DataGrant.objects.get_or_create(bucket="raw-bench", prefix="", defaults={"can_read": True})
+    DataGrant.objects.get_or_create(
+        bucket="cur-bench", prefix="", defaults={"can_read": False, "can_write": True}
+    )
     # Keep every Glue run RUNNING for the whole benchmark: it advances one state per
     # this many reads.
     requests.post(
@@ -89,6 +94,7 @@ def run_benchmark(total_runs: int, glue_jobs: int, endpoint: str) -> None:
     started = time.perf_counter()
     for index in range(glue_jobs):
         name = f"bench-glue-{index:02d}"
+        settings.DIEP_GLUE_JOB_NAMES.append(name)  # the benchmark's admin set them up
         glue.create_job(
             Name=name,
             Role="arn:aws:iam::123456789012:role/bench",

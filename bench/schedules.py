@@ -114,7 +114,7 @@ def make_jobs(count: int, first_tick: Any) -> None:
 
     from diep_portal.aws.session import get_client
     from jobs import services
-    from jobs.models import Job
+    from jobs.models import DataGrant, Job
     from jobs.specs import JobSpecSerializer
 
     get_client("s3").create_bucket(Bucket=settings.DIEP_ARTIFACTS_BUCKET)
@@ -123,6 +123,10 @@ def make_jobs(count: int, first_tick: Any) -> None:
         Role="arn:aws:iam::123456789012:role/diep-glue",
         Command={"Name": "glueetl", "ScriptLocation": "s3://diep-artifacts/glue/glue_job.py"},
         ExecutionProperty={"MaxConcurrentRuns": 10_000},
+    )
+    DataGrant.objects.get_or_create(bucket="diep-raw", prefix="", defaults={"can_read": True})
+    DataGrant.objects.get_or_create(
+        bucket="diep-curated", prefix="", defaults={"can_read": False, "can_write": True}
     )
     with transaction.atomic():
         for index in range(count):
