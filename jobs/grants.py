@@ -49,6 +49,10 @@ class GrantSpec:
     can_write: bool
     note: str = ""
 
+    @classmethod
+    def of(cls, row: DataGrant) -> GrantSpec:
+        return cls(row.team, row.bucket, row.prefix, row.can_read, row.can_write, row.note)
+
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.team, self.bucket, self.prefix)
@@ -195,10 +199,6 @@ class GrantChange:
     diff: list[str] = field(default_factory=list)
 
 
-def _spec_of(row: DataGrant) -> GrantSpec:
-    return GrantSpec(row.team, row.bucket, row.prefix, row.can_read, row.can_write, row.note)
-
-
 def plan_grants(grants: list[GrantSpec], *, prune: bool) -> list[GrantChange]:
     existing = {(row.team, row.bucket, row.prefix): row for row in DataGrant.objects.all()}
     plan = []
@@ -207,7 +207,7 @@ def plan_grants(grants: list[GrantSpec], *, prune: bool) -> list[GrantChange]:
         if row is None:
             plan.append(GrantChange(grant, "create"))
             continue
-        current = _spec_of(row)
+        current = GrantSpec.of(row)
         diff = [
             f"{name}: {getattr(current, name)!r} → {getattr(grant, name)!r}"
             for name in ("can_read", "can_write", "note")
@@ -215,7 +215,7 @@ def plan_grants(grants: list[GrantSpec], *, prune: bool) -> list[GrantChange]:
         ]
         plan.append(GrantChange(grant, "update" if diff else "unchanged", diff))
     for key in sorted(existing):
-        plan.append(GrantChange(_spec_of(existing[key]), "delete" if prune else "keep"))
+        plan.append(GrantChange(GrantSpec.of(existing[key]), "delete" if prune else "keep"))
     return plan
 
 

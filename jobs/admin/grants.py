@@ -76,7 +76,7 @@ class DataGrantAdmin(admin.ModelAdmin):
         return is_platform_admin(request.user)
 
     def save_model(self, request: HttpRequest, obj: DataGrant, form: Any, change: bool) -> None:
-        spec = GrantSpec(obj.team, obj.bucket, obj.prefix, obj.can_read, obj.can_write, obj.note)
+        spec = GrantSpec.of(obj)
         # The form ran the same checks (and the unique constraint) already.
         grant_save(spec, user=request.user, instance=obj if change else None)
 
