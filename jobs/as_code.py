@@ -13,6 +13,7 @@ import yaml
 from django.db import transaction
 
 from diep_portal.exceptions import Conflict
+from diep_portal.parsers import load_document
 from jobs import services
 from jobs.models import Job
 from jobs.specs import JobSpecSerializer, error_lines, job_to_spec, spec_diff
@@ -49,8 +50,8 @@ def read_job_files(folder: Path) -> dict[str, dict[str, Any]]:
         label = str(path.relative_to(folder))
         try:
             text = path.read_text(encoding="utf-8")
-            body = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+            body = load_document(text, as_yaml=path.suffix != ".json")
+        except (OSError, ValueError) as exc:
             errors[label] = [f"Unreadable: {exc}"]
             continue
         serializer = JobSpecSerializer(data=body)

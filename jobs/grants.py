@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
 from diep_portal.exceptions import ValidationFailed
+from diep_portal.parsers import load_document
 from jobs.locations import Location, as_folder, portal_location
 from jobs.models import DataGrant
 from jobs.roles import ROLES
@@ -148,8 +149,8 @@ def read_grants_file(path: Path) -> list[GrantSpec]:
     """The grants a file describes, validated; raises GrantsFileInvalid naming every bad
     entry (nothing is half-read)."""
     try:
-        body = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        body = load_document(path.read_text(encoding="utf-8"), as_yaml=True)
+    except (OSError, ValueError) as exc:
         raise GrantsFileInvalid([f"{path}: unreadable: {exc}"]) from exc
     entries = body.get("grants") if isinstance(body, dict) else None
     if not isinstance(entries, list) or set(body) != {"grants"}:

@@ -6,22 +6,57 @@ from typing import Any
 
 from django.contrib.auth.models import User as AuthUser
 
-VIEW = ["view_job", "view_jobversion", "view_jobrun", "view_runevent"]
-OPERATE = [*VIEW, "add_job", "change_job", "fire_job", "stop_run", "retry_run"]
-ADMIN = [*OPERATE, "delete_job"]
+# "app_label.codename"; the file ledger is read by whoever reads the jobs (team-scoped).
+VIEW = [
+    "jobs.view_job",
+    "jobs.view_jobversion",
+    "jobs.view_jobrun",
+    "jobs.view_runevent",
+    "ingestion.view_ingestedfile",
+]
+OPERATE = [
+    *VIEW,
+    "jobs.add_job",
+    "jobs.change_job",
+    "jobs.fire_job",
+    "jobs.stop_run",
+    "jobs.retry_run",
+]
+ADMIN = [*OPERATE, "jobs.delete_job"]
 ROLES: dict[str, list[str]] = {"viewer": VIEW, "operator": OPERATE, "admin": ADMIN}
 
 
 def ensure_roles(group_model: Any, permission_model: Any) -> None:
-    """Create the role groups and grant their permissions (idempotent).
+    """Create the role groups and grant their permissions (idempotent; permissions of apps
+    not migrated yet are granted by a later run, see ingestion's migration 0004).
 
     Takes the models as arguments so a migration can pass its historical ones.
     """
-    for role, codenames in ROLES.items():
+    wanted = {tuple(name.split(".")) for names in ROLES.values() for name in names}
+    found = {
+        (permission.content_type.app_label, permission.codename): permission
+        for permission in permission_model.objects.select_related("content_type").filter(
+            content_type__app_label__in={app for app, _ in wanted},
+            codename__in={codename for _, codename in wanted},
+        )
+    }
+    for role, names in ROLES.items():
         group, _ = group_model.objects.get_or_create(name=role)
         group.permissions.add(
-            *permission_model.objects.filter(content_type__app_label="jobs", codename__in=codenames)
+            *(found[key] for key in (tuple(name.split(".")) for name in names) if key in found)
         )
+
+
+def ensure_roles_in_migration(apps: Any) -> None:
+    """ensure_roles from a migration, with its historical models."""
+    from django.contrib.auth.management import create_permissions
+
+    # Permissions are normally created after all migrations ran; the roles need them now.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    ensure_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
 def _group_names(user: Any) -> frozenset[str]:

@@ -20,6 +20,16 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> Iterator[None]:
+    """PBKDF2 at Django's strength costs ~0.5 s per user created; the tests are about who
+    may do what, not about hashing (the deployed settings keep Django's hashers)."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -95,7 +105,8 @@ def _user_in(role: str | None, username: str, **extra: Any) -> Any:
     from jobs.roles import ensure_roles
 
     # transaction=True tests flush the tables, taking the migration's groups with them.
-    ensure_roles(Group, Permission)
+    if role and not Group.objects.filter(name=role).exists():
+        ensure_roles(Group, Permission)
     user = User.objects.create_user(username=username, password="pw-" + username, **extra)
     if role:
         user.groups.add(Group.objects.get(name=role))

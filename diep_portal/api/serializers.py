@@ -33,5 +33,5 @@ class RefuseUnknownFieldsMixin:
 
 
 def _printable(name: str) -> str:
-    # Echoed in the error body: a lone surrogate would fail its UTF-8 encoding.
-    return name.encode("utf-8", "backslashreplace").decode("utf-8")[:100]
+    # Echoed in the error body: a name sent to fill it is cut short.
+    return name[:100]

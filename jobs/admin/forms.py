@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest
 
+from diep_portal.parsers import lone_surrogate_at
 from jobs import services
 from jobs.models import Job
 from jobs.roles import team_for_job
@@ -35,7 +36,21 @@ def flatten_errors(errors: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str,
 
 
 class PrettyJSONField(forms.JSONField):
-    """JSON shown indented, so a transform or a schema reads like a document."""
+    """JSON shown indented, so a transform or a schema reads like a document; a lone
+    surrogate (JSON can escape one) is refused like in API bodies."""
+
+    def to_python(self, value: Any) -> Any:
+        data = super().to_python(value)
+        where = lone_surrogate_at(data)
+        if where is not None:
+            raise forms.ValidationError(f"A lone surrogate (\\uD800-\\uDFFF) in {where}.")
+        return data
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        value = super().bound_data(data, initial)
+        if lone_surrogate_at(value) is not None:  # redisplay the text typed, not the surrogate
+            return forms.fields.InvalidJSONInput(data)
+        return value
 
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, forms.fields.InvalidJSONInput):
@@ -137,7 +152,7 @@ class JobAdminForm(forms.ModelForm):
 class FireForm(forms.Form):
     """One field per parameter the job declares (schema properties and defaults)."""
 
-    extra_parameters = forms.JSONField(
+    extra_parameters = PrettyJSONField(
         required=False,
         initial=dict,
         help_text="Other parameters as a JSON object of strings.",

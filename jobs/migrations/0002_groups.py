@@ -2,18 +2,11 @@
 
 from django.db import migrations
 
-from jobs.roles import ROLES, ensure_roles
+from jobs.roles import ROLES, ensure_roles_in_migration
 
 
 def create_roles(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    # Permissions are normally created after all migrations ran; the roles need them now.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    ensure_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+    ensure_roles_in_migration(apps)
 
 
 def remove_roles(apps, schema_editor):

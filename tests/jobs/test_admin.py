@@ -94,6 +94,26 @@ def test_add_job_invalid_shows_field_errors(browser: Client) -> None:
     assert not Job.objects.exists()
 
 
+def test_a_lone_surrogate_in_a_json_field_is_a_field_error(
+    browser: Client, make_job: Any, no_enqueue: Any
+) -> None:
+    response = browser.post(
+        reverse("admin:jobs_job_add"), form_data(transform='{"rename": {"a": "b\\ud800"}}')
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["transform"] == [
+        "A lone surrogate (\\uD800-\\uDFFF) in rename.a."
+    ]
+    job = make_job()
+    fire = browser.post(
+        reverse("admin:jobs_job_fire", args=[job.pk]),
+        {"param__region": "us", "extra_parameters": '{"\\udc00": "x"}'},
+    )
+    assert fire.status_code == 200
+    assert "lone surrogate" in fire.context["form"].errors["extra_parameters"][0]
+    assert not JobRun.objects.exists()
+
+
 def test_change_job_bumps_version_and_diff_view(browser: Client, make_job: Any) -> None:
     job = make_job(schedule="", trigger=None)
     change_url = reverse("admin:jobs_job_change", args=[job.pk])

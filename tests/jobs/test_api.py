@@ -123,6 +123,31 @@ def test_hostile_bodies_are_400_not_500(api: APIClient) -> None:
     assert "transform" in response.json()["fields"]
 
 
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ('{"name": "a\\ud800"}', "name"),
+        (
+            '{"parameters_schema": {"properties": {"\\udc00": {}}}}',
+            "a key of parameters_schema.properties",
+        ),
+        ('{"transform": {"steps": [{"op": "x"}, {"to": "\\udfff"}]}}', "transform.steps[1].to"),
+    ],
+)
+def test_a_lone_surrogate_anywhere_in_a_body_is_400_naming_where(
+    api: APIClient, body: str, where: str
+) -> None:
+    # Valid JSON (an escape), but no Unicode text: it could be neither stored nor echoed.
+    response = api.post("/create_job/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["detail"].endswith(f"lone surrogate (\\uD800-\\uDFFF) in {where}.")
+    pair = api.post(
+        "/create_job/", '{"description": "\\ud83d\\ude00"}', content_type="application/json"
+    )
+    assert "surrogate" not in pair.json()["detail"]  # a pair is an emoji, fine
+    assert not Job.objects.exists()
+
+
 def test_create_job_duplicate_name_is_409(api: APIClient) -> None:
     assert create(api).status_code == 201
     response = create(api)

@@ -82,6 +82,9 @@ def test_invalid_files_are_named_and_nothing_is_applied(folder: Path) -> None:
     bad["source"]["uri"] = "s3://x/../etc"
     (folder / "bad.json").write_text(json.dumps(bad))
     (folder / "twin.yaml").write_text(yaml.safe_dump(job_body(name="orders")))
+    # JSON's and YAML's escapes both spell lone surrogates, which no database column holds.
+    (folder / "surrogate.json").write_text(json.dumps(job_body(name="lone\ud800")))
+    (folder / "surrogate.yaml").write_text('name: "lone\\udc00"')
     with pytest.raises(CommandError) as error:
         run("apply_jobs", str(folder), "--apply")
     message = str(error.value)
@@ -89,6 +92,8 @@ def test_invalid_files_are_named_and_nothing_is_applied(folder: Path) -> None:
     assert "bad.json: max_retries:" in message
     assert "bad.json: source.uri:" in message
     assert "twin.yaml: Job 'orders' is also described in team-a/orders.yaml." in message
+    assert "surrogate.json: Unreadable: a lone surrogate (\\uD800-\\uDFFF) in name" in message
+    assert "surrogate.yaml: Unreadable: a lone surrogate (\\uD800-\\uDFFF) in name" in message
     assert not Job.objects.exists()
 
 

@@ -97,6 +97,7 @@ def test_grants_as_code_plan_apply_prune_and_export(sales: Group, tmp_path: Path
             "is grants[1]",
         ),
         ("jobs: []", "one key, 'grants'"),
+        ('grants: [{location: "s3://raw/\\ud800", access: read}]', "grants[0].location"),
     ],
 )
 def test_a_bad_grants_file_applies_nothing(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from diep_portal.exceptions import ApplicationError
+from diep_portal.parsers import load_document
 from jobs import services
 from jobs.specs import JobSpecSerializer, error_lines
 
@@ -24,8 +24,8 @@ class Command(BaseCommand):
         source = options["file"]
         try:
             text = sys.stdin.read() if source == "-" else Path(source).read_text()
-            body = json.loads(text)
-        except (OSError, json.JSONDecodeError) as exc:
+            body = load_document(text, as_yaml=False)
+        except (OSError, ValueError) as exc:
             raise CommandError(f"Cannot read a JSON job from {source}: {exc}") from exc
         spec = JobSpecSerializer(data=body)
         if not spec.is_valid():

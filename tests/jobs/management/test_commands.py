@@ -49,6 +49,9 @@ def test_create_job_invalid_file_lists_field_errors(tmp_path: Path) -> None:
     path.write_text("{broken")
     with pytest.raises(CommandError, match="Cannot read"):
         run_command("create_job", "--file", str(path))
+    path.write_text(json.dumps(job_body(name="lone\udfff")))
+    with pytest.raises(CommandError, match=r"a lone surrogate .* in name"):
+        run_command("create_job", "--file", str(path))
 
 
 def test_fire_job_prints_run_id_with_params(make_job: Any, no_enqueue: Any) -> None:
