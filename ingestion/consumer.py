@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from diep_portal.aws.sqs import SqsMessage, sqs_delete_batch, sqs_extend_visibility, sqs_receive
@@ -36,55 +36,104 @@ class BatchReport:
     max_lag_seconds: float | None = None
 
 
+# What the database says of a value it cannot store: psycopg refuses NULs and lone
+# surrogates before sending (ValueError), PostgreSQL too-long or out-of-range values
+# (DataError); a job deleted meanwhile breaks a foreign key (IntegrityError).
+_REFUSED = (DataError, IntegrityError, ValueError)
+
+
+@dataclass
+class _Parsed:
+    """One message's share of a batch."""
+
+    message: SqsMessage
+    created: list[parsed.ObjectCreated] = field(default_factory=list)
+    glue_events: list[dict[str, object]] = field(default_factory=list)
+
+
 def process_batch(messages: list[SqsMessage]) -> tuple[list[str], BatchReport]:
-    """Record a received batch in one transaction; the receipt handles safe to delete."""
+    """Record a received batch in one transaction; the receipt handles safe to delete.
+
+    A message the database refuses (a value no check foresaw) must not fail the others:
+    then each message is recorded in a transaction of its own, and the refused one is a
+    counted `rejected:bad_field`, left for the DLQ."""
     report = BatchReport(received=len(messages))
     report.counts["received"] += len(messages)
-    created: list[parsed.ObjectCreated] = []
-    deletable: list[str] = []
-    glue_events: list[dict[str, object]] = []
+    accepted: list[_Parsed] = []
     now = timezone.now()
     for message in messages:
         result = parsed.parse_message(message.body)
         if result.rejected is not None:
-            report.counts[f"rejected:{result.rejected.reason}"] += 1
-            report.left_for_redrive += 1
-            logger.warning(
-                "event.rejected",
-                extra={
-                    "message_id": message.message_id,
-                    "reason": str(result.rejected.reason),
-                    "detail": result.rejected.detail,
-                    "receive_count": message.receive_count,
-                },
-            )
+            _reject(report, message, str(result.rejected.reason), result.rejected.detail)
             continue
+        share = _Parsed(message)
         for event in result.events:
             if isinstance(event, parsed.ObjectCreated):
-                created.append(event)
+                share.created.append(event)
                 if event.event_time is not None:
                     lag = (now - event.event_time).total_seconds()
                     report.max_lag_seconds = max(report.max_lag_seconds or lag, lag)
             elif isinstance(event, parsed.TestEvent):
                 report.counts["test_event"] += 1
             elif isinstance(event, parsed.GlueStateChange):
-                glue_events.append(event.event)
+                share.glue_events.append(event.event)
             else:
                 report.counts["ignored"] += 1
-        deletable.append(message.receipt_handle)
-    with transaction.atomic():
-        recorded = files_record(events=created)
-        for glue_event in glue_events:
-            run_apply_glue_event(glue_event)
-        report.counts["routed"] += recorded.recorded
-        report.counts["duplicate"] += recorded.duplicates
-        report.counts["unrouted"] += recorded.unrouted
-        report.counts["refused"] += recorded.refused
-        report.counts["glue_event"] += len(glue_events)
+        accepted.append(share)
+    jobs: set[int] = set()
+    try:
+        with transaction.atomic():
+            jobs |= _record(accepted, report.counts)
+            stats_add(report.counts)
+    except _REFUSED as exc:
+        logger.warning("consumer.batch_refused", extra={"error": str(exc)[:300]})
+        recorded: list[_Parsed] = []
+        for share in accepted:
+            counts: Counter[str] = Counter()
+            try:
+                with transaction.atomic():
+                    jobs |= _record([share], counts)
+            except _REFUSED as refused:
+                _reject(report, share.message, str(parsed.RejectReason.BAD_FIELD), str(refused))
+            else:
+                report.counts.update(counts)
+                recorded.append(share)
+        accepted = recorded
         stats_add(report.counts)
-    if recorded.jobs:
-        files_flush(job_ids=recorded.jobs)
-    return deletable, report
+    if jobs:
+        files_flush(job_ids=jobs)
+    return [share.message.receipt_handle for share in accepted], report
+
+
+def _record(shares: list[_Parsed], counts: Counter[str]) -> set[int]:
+    """Ledger rows and Glue state changes of these messages; the jobs with new files."""
+    recorded = files_record(events=[event for share in shares for event in share.created])
+    glue_events = [event for share in shares for event in share.glue_events]
+    for glue_event in glue_events:
+        run_apply_glue_event(glue_event)
+    counts["routed"] += recorded.recorded
+    counts["duplicate"] += recorded.duplicates
+    counts["unrouted"] += recorded.unrouted
+    counts["refused"] += recorded.refused
+    counts["glue_event"] += len(glue_events)
+    return set(recorded.jobs)
+
+
+def _reject(report: BatchReport, message: SqsMessage, reason: str, detail: str) -> None:
+    """Leave a message for the DLQ; count it on its first receive only (it comes back
+    until the queue's maxReceiveCount moves it)."""
+    report.left_for_redrive += 1
+    if message.receive_count <= 1:
+        report.counts[f"rejected:{reason}"] += 1
+    logger.warning(
+        "event.rejected",
+        extra={
+            "message_id": message.message_id,
+            "reason": reason,
+            "detail": detail[:300],
+            "receive_count": message.receive_count,
+        },
+    )
 
 
 class Consumer:
@@ -140,6 +189,7 @@ class Consumer:
         """Loop until stop() or `max_seconds`; the totals."""
         total = BatchReport()
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        failures = 0
         while not self._stopping.is_set() and (deadline is None or time.monotonic() < deadline):
             try:
                 report = self.run_once()
@@ -147,6 +197,14 @@ class Consumer:
                 logger.warning("consumer.aws_error", extra={"error": str(exc)})
                 self._stopping.wait(2)
                 continue
+            except Exception:
+                # Whatever it was (the database gone, a bug), the batch was not deleted
+                # and comes back: log, wait longer each time (up to a minute), go on.
+                failures += 1
+                logger.exception("consumer.batch_failed", extra={"consecutive": failures})
+                self._stopping.wait(min(60, 2**failures))
+                continue
+            failures = 0
             total.received += report.received
             total.deleted += report.deleted
             total.left_for_redrive += report.left_for_redrive

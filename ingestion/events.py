@@ -47,6 +47,12 @@ __all__ = [
 MAX_BODY_BYTES = 256 * 1024
 MAX_KEY_BYTES = 1024
 _MAX_DETAIL = 300
+# What the file ledger can store: longer texts, sizes beyond a signed 64-bit integer, NULs
+# and lone surrogates are refused here, so a record either parses or is a counted
+# rejection, never a database error that fails its whole batch.
+MAX_SIZE = 2**63 - 1
+_MAX_TEXT = 1024
+_LIMITS = {"name": 63, "eTag": 128, "etag": 128, "sequencer": 64, "eventName": 64}
 
 Source = Literal["s3", "sns", "eventbridge"]
 
@@ -157,7 +163,7 @@ def _str(obj: dict[str, Any], name: str, where: str) -> str:
         raise _Reject(RejectReason.BAD_FIELD, f"{where}.{name} is not a string: {_short(value)}")
     if not value:
         raise _Reject(RejectReason.BAD_FIELD, f"{where}.{name} is empty")
-    return value
+    return _storable(value, f"{where}.{name}", _LIMITS.get(name, _MAX_TEXT))
 
 
 def _opt_str(obj: dict[str, Any], name: str, where: str) -> str | None:
@@ -166,6 +172,18 @@ def _opt_str(obj: dict[str, Any], name: str, where: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise _Reject(RejectReason.BAD_FIELD, f"{where}.{name} is not a string: {_short(value)}")
+    return _storable(value, f"{where}.{name}", _LIMITS.get(name, _MAX_TEXT))
+
+
+def _storable(value: str, where: str, limit: int) -> str:
+    if "\x00" in value:
+        raise _Reject(RejectReason.BAD_FIELD, f"{where} holds a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Reject(RejectReason.BAD_FIELD, f"{where} holds a lone surrogate") from None
+    if len(value) > limit:
+        raise _Reject(RejectReason.BAD_FIELD, f"{where} is {len(value)} characters (> {limit})")
     return value
 
 
@@ -173,9 +191,10 @@ def _opt_size(obj: dict[str, Any], name: str, where: str) -> int | None:
     value = obj.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SIZE:
         raise _Reject(
-            RejectReason.BAD_FIELD, f"{where}.{name} is not a non-negative int: {_short(value)}"
+            RejectReason.BAD_FIELD,
+            f"{where}.{name} is not an integer from 0 to 2^63-1: {_short(value)}",
         )
     return value
 
@@ -206,8 +225,11 @@ def _opt_time(obj: dict[str, Any], name: str, where: str) -> datetime | None:
 
 
 def _check_key(key: str, where: str) -> str:
+    """The decoded key (a %00 or %ED%A0%80 decodes to what the raw text could not hold)."""
     if not key:
         raise _Reject(RejectReason.BAD_FIELD, f"{where} key is empty")
+    if "\x00" in key:
+        raise _Reject(RejectReason.BAD_FIELD, f"{where} key holds a NUL character")
     try:
         size = len(key.encode("utf-8"))
     except UnicodeEncodeError:

@@ -56,14 +56,24 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        threads = [
-            threading.Thread(target=c.run, kwargs={"max_seconds": options["max_seconds"]})
-            for c in consumers
-        ]
+        crashed: list[BaseException] = []
+
+        def consume(consumer: Consumer) -> None:
+            try:
+                consumer.run(max_seconds=options["max_seconds"])
+            except BaseException as exc:  # a supervisor must see it: exit non-zero
+                crashed.append(exc)
+                for other in consumers:
+                    other.stop()
+                raise
+
+        threads = [threading.Thread(target=consume, args=(c,)) for c in consumers]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        if crashed:
+            raise CommandError(f"consumer stopped abnormally: {crashed[0]!r}")
         self.stdout.write("consumer stopped")
 
     def _queue_url(self, name: str, wait_seconds: float) -> str:
