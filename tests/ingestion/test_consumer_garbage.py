@@ -51,7 +51,7 @@ def message(body: str, n: int, receive_count: int = 1) -> SqsMessage:
 
 # Values no field should hold: NULs, lone surrogates, numbers past 64 bits, texts past
 # every column, wrong types; and, for keys, their URL-encoded spellings.
-hostile_values = st.one_of(
+hostile_values: st.SearchStrategy[Any] = st.one_of(
     st.text(min_size=1, max_size=5).map(lambda text: f"a\x00{text}"),
     st.integers(0xD800, 0xDFFF).map(lambda point: f"x{chr(point)}y"),
     st.integers(min_value=2**63 - 2, max_value=2**70) | st.integers(max_value=-1),
