@@ -20,6 +20,7 @@ from django.utils import timezone
 from diep_portal.aws.s3 import s3_list_objects, s3_put_bytes
 from diep_portal.celery import enqueue_on_commit
 from diep_portal.exceptions import ApplicationError, Conflict, ValidationFailed
+from diep_portal.text import storable_text
 from etl.contract import Manifest, ManifestFile
 from ingestion.events import ObjectCreated
 from ingestion.models import (
@@ -486,7 +487,9 @@ def backfill_run(*, backfill_id: int, page_size: int = 1000) -> Backfill | None:
             feed()
     except Exception as exc:
         Backfill.objects.filter(pk=backfill.pk).update(
-            state=BackfillState.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+            state=BackfillState.FAILED,
+            error=storable_text(str(exc), 2000),
+            finished_at=timezone.now(),
         )
         logger.exception("backfill.failed", extra={"backfill_id": backfill.pk})
         return Backfill.objects.get(pk=backfill.pk)

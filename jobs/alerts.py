@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from diep_portal.celery import enqueue_on_commit
+from diep_portal.text import storable_text
 from jobs.models import Alert, AlertDelivery, AlertKind, DeliveryState, Job, JobRun, RunState
 from jobs.runs.state import RunEnded
 
@@ -108,7 +109,7 @@ def deliver_due(*, now: datetime | None = None, limit: int = 100) -> int:
             try:
                 _send(delivery)
             except Exception as exc:  # noqa: BLE001 - any failure is retried, then recorded
-                delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                delivery.last_error = storable_text(f"{type(exc).__name__}: {exc}", 2000)
                 if delivery.attempts >= settings.DIEP_ALERT_MAX_ATTEMPTS:
                     delivery.state = DeliveryState.FAILED
                 else:

@@ -7,12 +7,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.validators import slug_re
 from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from diep_portal.exceptions import NotFound
+from diep_portal.text import storable_text
 from jobs.models import SLOT_STATES, TERMINAL_STATES, Job, JobRun, JobVersion, RunState
 from jobs.roles import is_platform_admin, user_teams
 from jobs.triggers import S3Trigger
@@ -38,11 +40,13 @@ def job_get(ref: str | uuid.UUID, *, user: Any = None, fields: Iterable[str] = (
     try:
         job_uuid = ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref))
     except ValueError:
-        job = query.filter(name=str(ref)[:100]).first()
+        # Not a name either (a NUL would even fail the query): nothing to look for.
+        name = str(ref)
+        job = query.filter(name=name).first() if slug_re.match(name) else None
     else:
         job = query.filter(job_id=job_uuid).first()
     if job is None:
-        raise NotFound(f"No job {str(ref)[:100]!r}.")
+        raise NotFound(f"No job {storable_text(str(ref), 100)!r}.")
     return job
 
 

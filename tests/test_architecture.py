@@ -142,6 +142,7 @@ def test_the_shared_kit_knows_nothing_of_the_apps() -> None:
         "diep_portal/locks.py",
         "diep_portal/log.py",
         "diep_portal/parsers.py",
+        "diep_portal/text.py",
     )
     assert _violations(kit, frozenset({"jobs", "ingestion"})) == []
     assert _violations(("diep_portal/admin_kit.py",), frozenset({"ingestion"})) == []

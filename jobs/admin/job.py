@@ -253,6 +253,8 @@ class JobAdmin(admin.ModelAdmin):
         return custom + super().get_urls()
 
     def _visible_job(self, request: HttpRequest, object_id: str) -> Job:
+        if not (object_id.isascii() and object_id.isdigit()):  # ../job/abc/fire/: no job
+            raise Http404("No such job.")
         job = selectors.visible_jobs(request.user).filter(pk=object_id).first()
         if job is None:
             raise Http404("No such job.")

@@ -19,6 +19,7 @@ from django.contrib.auth.models import User as AuthUser
 from django.db import transaction
 from django.utils import timezone
 
+from diep_portal.text import storable_text
 from jobs.models import TERMINAL_STATES, JobRun, RunEvent, RunState
 
 logger = logging.getLogger(__name__)
@@ -136,6 +137,12 @@ def transition_run(
         if row is None:
             return False
         current, revision = row
+        # Texts from engines and exceptions quote what failed: stored as themselves, always.
+        message = storable_text(message)
+        fields = {
+            name: storable_text(value) if isinstance(value, str) else value
+            for name, value in fields.items()
+        }
         updates: dict[str, Any] = {
             "state": to,
             "updated_at": now,

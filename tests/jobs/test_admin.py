@@ -177,6 +177,13 @@ def test_fire_with_parameters_form_validates_schema(
     assert run.requested_by.username == "otto"
 
 
+@pytest.mark.parametrize("object_id", ["abc", "1x", "²", "-1"])
+def test_job_pages_for_an_id_no_job_has_are_404(browser: Client, object_id: str) -> None:
+    for page in ("fire", "test-key", "versions/diff"):
+        response = browser.get(f"/admin/jobs/job/{object_id}/{page}/")
+        assert response.status_code == 404, page
+
+
 def test_viewer_cannot_fire_from_admin(viewer: Any, make_job: Any) -> None:
     viewer.is_staff = True
     viewer.save()

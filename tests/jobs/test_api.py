@@ -148,6 +148,15 @@ def test_a_lone_surrogate_anywhere_in_a_body_is_400_naming_where(
     assert not Job.objects.exists()
 
 
+@pytest.mark.parametrize("ref", ["a%00b", "%ED%A0%80", "x" * 300, "orders-daily%00"])
+def test_a_job_reference_no_job_could_have_is_404(api: APIClient, make_job: Any, ref: str) -> None:
+    make_job()
+    for url in (f"/api/v1/jobs/{ref}/", f"/api/v1/jobs/{ref}/runs/", f"/fire_job/{ref}"):
+        response = api.get(url) if "fire" not in url else api.post(url, {}, format="json")
+        assert response.status_code == 404, (url, response.content[:200])
+        assert response.json()["code"] == "not_found"
+
+
 def test_create_job_duplicate_name_is_409(api: APIClient) -> None:
     assert create(api).status_code == 201
     response = create(api)

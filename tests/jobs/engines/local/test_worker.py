@@ -74,6 +74,20 @@ def test_a_local_run_writes_partitioned_parquet_and_succeeds_with_metrics(
     ]
 
 
+def test_an_error_quoting_a_nul_is_recorded_as_itself(
+    buckets: Any, make_job: Any, inline_worker: list[str]
+) -> None:
+    # pyarrow's parse error quotes the bad row, NUL and all: the failure is saved anyway.
+    buckets.put_object(
+        Bucket=RAW, Key="orders/a.csv", Body=b"id,region,amount\n1,eu,1\n2,e\x00u,2,9\n"
+    )
+    run = fire_and_run(local_job(make_job, max_retries=0))
+    assert run.state == RunState.FAILED
+    assert "Expected 3 columns, got 4" in run.error_message
+    assert "e\\x00u" in run.error_message
+    assert "e\\x00u" in run.events.get(to_state=RunState.FAILED).message
+
+
 def test_failed_checks_fail_the_run_with_the_report_and_retry_the_same_input(
     buckets: Any, make_job: Any, inline_worker: list[str]
 ) -> None:
