@@ -384,6 +384,7 @@ DIEP_METRICS_PUBLIC = env.bool("DIEP_METRICS_PUBLIC", default=False)
 # "json" (one object per line, for log pipelines: the default in production) or "plain"
 # (readable: the default with DJANGO_DEBUG and in the embedded stack).
 LOG_FORMAT = env.str("DIEP_LOG_FORMAT", default="plain" if DEBUG else "json")
+LOG_CELERY_TASKS = env.bool("DIEP_LOG_CELERY_TASKS", default=False)
 if LOG_FORMAT not in {"json", "plain"}:
     raise ImproperlyConfigured("DIEP_LOG_FORMAT must be json or plain")
 LOGGING = {
@@ -415,5 +416,12 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
         # django-axes logs every successful login's (empty) reset at INFO.
         "axes": {"level": "WARNING"},
+        # Celery's "Task received/succeeded" and Beat's "Sending due task" lines, several
+        # a second for the maintenance ticks, drown the run transitions; failures are
+        # still logged (WARNING and up). DIEP_LOG_CELERY_TASKS=true shows them.
+        **{
+            name: {"level": "INFO" if LOG_CELERY_TASKS else "WARNING"}
+            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+        },
     },
 }

@@ -9,6 +9,14 @@ class EtlError(Exception):
     """The run cannot proceed (unreadable input, bad data for the spec, missing column)."""
 
 
+class InputMissing(EtlError):
+    """An input file is gone (deleted between its event and its run)."""
+
+    def __init__(self, uri: str) -> None:
+        super().__init__(f"{uri} does not exist (any more).")
+        self.uri = uri
+
+
 class EtlStopped(EtlError):
     """Stop was requested; nothing was published."""
 

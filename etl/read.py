@@ -11,7 +11,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from etl.errors import EtlError
+from etl.errors import EtlError, InputMissing
 from etl.storage import InputFile, Storage
 
 # Large enough that per-batch overhead vanishes, small enough to keep memory flat.
@@ -41,6 +41,8 @@ class BatchReader:
                     yield from self._json(stream)
         except pa.ArrowInvalid as exc:
             raise EtlError(f"{file.uri}: {_hint(str(exc))}") from exc
+        except FileNotFoundError as exc:
+            raise InputMissing(file.uri) from exc
         except OSError as exc:
             raise EtlError(f"Cannot read {file.uri}: {exc}") from exc
 
@@ -48,7 +50,7 @@ class BatchReader:
         options = self.options
         names = options.get("column_names")
         read = pa_csv.ReadOptions(
-            block_size=CSV_BLOCK_BYTES,
+            block_size=options.get("block_size_bytes", CSV_BLOCK_BYTES),
             skip_rows=options.get("skip_rows", 0)
             + (1 if names and options.get("header", True) else 0),
             column_names=names or None,
@@ -89,6 +91,8 @@ class BatchReader:
 
 
 def _hint(message: str) -> str:
+    if "increase block size" in message:
+        return f"{message} (a row is longer than a block: raise the source option block_size_bytes)"
     if "CSV conversion error" in message:
         return (
             f"{message} (the column's type was inferred from the first rows; name it in the "

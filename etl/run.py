@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from etl import spec as etl_spec
 from etl.checks import Checks
-from etl.errors import ChecksFailed, EtlError, EtlStopped
+from etl.errors import ChecksFailed, EtlError, EtlStopped, InputMissing
 from etl.read import BatchReader
 from etl.storage import InputFile, Storage, list_inputs, manifest_inputs
 from etl.transform import RunContext, Transform
@@ -95,10 +95,19 @@ def run_etl(
     """Run it; the metrics. Raises EtlError (bad input or spec), ChecksFailed (with the
     report) or EtlStopped, and in each case publishes nothing."""
     began = time.monotonic()
+    allow_empty = bool(request.source_options.get("allow_empty"))
     if request.manifest_uri:
         inputs = manifest_inputs(storage, request.manifest_uri)
     else:
         inputs = list_inputs(storage, request.source_uri, newer_than=request.bookmark)
+        # Nothing new since the bookmark is normal; nothing there at all is not.
+        if not inputs and not allow_empty and not _has_data(storage, request):
+            raise EtlError(
+                f"No input: {request.source_uri} holds no data files (a mistyped prefix, "
+                "a deleted file or bucket?). Set the source option allow_empty if this "
+                "job may find nothing."
+            )
+    missing: list[str] = []  # deleted between their event and this run: skipped
     transform = Transform(
         request.transform, RunContext(run_id=request.run_id, ingested_at=now or datetime.now(UTC))
     )
@@ -110,13 +119,20 @@ def run_etl(
 
     def transformed() -> Iterator[pa.RecordBatch]:
         for file in inputs:
-            for batch in reader.batches(storage, file):
-                if should_stop():
-                    raise EtlStopped("Stop requested.")
-                counts["rows_in"] += len(batch)
-                result = transform.apply(batch, file.uri)
-                if len(result):
-                    yield result
+            try:
+                for batch in reader.batches(storage, file):
+                    if should_stop():
+                        raise EtlStopped("Stop requested.")
+                    counts["rows_in"] += len(batch)
+                    result = transform.apply(batch, file.uri)
+                    if len(result):
+                        yield result
+            except InputMissing:
+                if not request.manifest_uri:
+                    raise  # listed a moment ago: not a file deleted before its run
+                missing.append(file.uri)
+        if inputs and len(missing) == len(inputs) and not allow_empty:
+            raise EtlError(f"Every input file of this run is gone ({len(missing)}).")
 
     stream: Iterator[pa.RecordBatch] = _prefetched(transformed())
     if dedupe := request.transform.get("dedupe"):
@@ -158,7 +174,9 @@ def run_etl(
     modified = [f.modified for f in inputs if f.modified is not None]
     return EtlResult(
         metrics={
-            "files": len(inputs),
+            "files": len(inputs) - len(missing),
+            "files_missing": len(missing),
+            "missing_files": missing[:_MISSING_LISTED],
             "rows_in": counts["rows_in"],
             "rows_out": counts["rows_out"],
             "rows_rejected": transform.rejections.rows,
@@ -176,6 +194,13 @@ def run_etl(
 
 
 _PREFETCH_BATCHES = 2
+_MISSING_LISTED = 1000  # a manifest's files, at most; the count is exact anyway
+
+
+def _has_data(storage: Storage, request: EtlRequest) -> bool:
+    return bool(request.bookmark) and bool(
+        list_inputs(storage, request.source_uri, newer_than=None)
+    )
 
 
 def _prefetched(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

@@ -17,6 +17,7 @@ from django.utils.safestring import SafeString
 from diep_portal.admin_kit import ReadOnlyAdminMixin, TeamScopedAdminMixin, state_badge
 from diep_portal.exceptions import ApplicationError, AwsError
 from ingestion import dlq, services
+from ingestion.backfill import backfill_request
 from ingestion.models import ConsumedMessageStat, DlqAction, IngestedFile
 from jobs.models import Job, JobRun
 from jobs.roles import is_platform_admin
@@ -139,7 +140,7 @@ def backfill_jobs(
 ) -> None:
     for job in queryset:
         try:
-            services.backfill_request(
+            backfill_request(
                 job=job,
                 prefix=job.trigger_prefix,
                 modified_after=None,

@@ -14,6 +14,7 @@ from diep_portal.api.views import ApiView, page_of, paginated
 from diep_portal.exceptions import ValidationFailed
 from ingestion import selectors as ingestion_selectors
 from ingestion import services
+from ingestion.backfill import backfill_request
 from ingestion.models import Backfill, FileState, IngestedFile
 from jobs import selectors
 from jobs.triggers import jobs_for_key
@@ -210,7 +211,7 @@ class JobBackfillApi(ApiView):
         body = BackfillInput(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        backfill = services.backfill_request(
+        backfill = backfill_request(
             job=job,
             prefix=data.get("prefix") or job.trigger_prefix,
             modified_after=data["modified_after"],

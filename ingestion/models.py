@@ -11,6 +11,7 @@ class FileState(models.TextChoices):
     BATCHED = "BATCHED"  # bound to exactly one run
     PROCESSED = "PROCESSED"  # that run succeeded
     FAILED = "FAILED"  # that run ended unsuccessfully
+    MISSING = "MISSING"  # deleted before its run read it (the run went on without it)
 
 
 class IngestedFile(models.Model):

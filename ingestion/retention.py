@@ -21,5 +21,6 @@ def purge_files(*, now: datetime | None = None, batch: int = 1000) -> int:
         state__in=(FileState.RECEIVED, FileState.BATCHED)
     )
     purged = purge_in_batches(settled, batch=batch)
-    logger.info("files.purged", extra={"files": purged})
+    if purged:
+        logger.info("files.purged", extra={"files": purged})
     return purged

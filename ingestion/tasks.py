@@ -7,7 +7,7 @@ from django.conf import settings
 from diep_portal.aws.sqs import sqs_queue_url
 from diep_portal.celery import Queue, diep_task
 from diep_portal.locks import single_flight
-from ingestion import freshness, retention, services
+from ingestion import backfill, freshness, retention, services
 from ingestion.consumer import Consumer
 from ingestion.dlq import dlq_check_depth
 
@@ -33,7 +33,7 @@ def drain_events(max_seconds: float = 50.0) -> int:
 @diep_task(name="ingestion.backfill_run", queue=Queue.MAINTENANCE)
 def backfill_run(backfill_id: int) -> None:
     """Feed a requested backfill's objects through the ledger (ingestion.services)."""
-    services.backfill_run(backfill_id=backfill_id)
+    backfill.backfill_run(backfill_id=backfill_id)
 
 
 @diep_task(name="ingestion.check_dlq_depth", queue=Queue.MAINTENANCE)

@@ -24,6 +24,7 @@ from diep_portal.aws.dynamodb import (
     dynamodb_scan,
 )
 from diep_portal.aws.provision import JOBS_TABLE_KEY, RUNS_TABLE_KEY
+from diep_portal.exceptions import PermanentAwsError
 from jobs.models import Job, JobRun, MirrorTombstone
 from jobs.specs import job_to_spec
 
@@ -101,7 +102,19 @@ class DrainReport:
 
 
 def mirror_drain(*, batch: int = 500) -> DrainReport:
-    """Send every job and run change DynamoDB has not seen yet (up to `batch` of each)."""
+    """Send every job and run change DynamoDB has not seen yet (up to `batch` of each).
+    Before provisioning created the tables (a stack's first seconds) it waits: the
+    changes stay marked and go with the next tick after."""
+    try:
+        return _drain(batch)
+    except PermanentAwsError as exc:
+        if exc.code != "ResourceNotFoundException":
+            raise
+        logger.info("mirror.waiting_for_tables", extra={"error": str(exc)})
+        return DrainReport()
+
+
+def _drain(batch: int) -> DrainReport:
     report = DrainReport()
     jobs_table, runs_table = settings.DIEP_DYNAMODB_JOBS_TABLE, settings.DIEP_DYNAMODB_RUNS_TABLE
     for job in Job.objects.filter(version__gt=F("mirrored_version")).order_by("id")[:batch]:

@@ -46,5 +46,6 @@ def purge_history(*, now: datetime | None = None, batch: int = 1000) -> dict[str
         ),
         "alerts": purge_in_batches(Alert.objects.filter(created_at__lt=cutoff), batch=batch),
     }
-    logger.info("history.purged", extra=purged)
+    if any(purged.values()):
+        logger.info("history.purged", extra=purged)
     return purged

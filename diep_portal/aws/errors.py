@@ -49,12 +49,26 @@ CONCURRENCY_CODES = frozenset(
 )
 
 
+#: The code we give an operation the endpoint does not implement: AWS's own 501, or an
+#: emulator's bare 500 page (moto answers an unknown action with an HTML page, no code).
+#: Asking again cannot help, so it is permanent and surfaced, never retried.
+NOT_IMPLEMENTED = "NotImplemented"
+
+
+def _not_implemented(code: str, message: str, http_status: int | None) -> bool:
+    return http_status == 501 or (
+        http_status == 500 and code == "500" and message.lstrip().lower().startswith("<!doctype")
+    )
+
+
 def classify_client_error(code: str, http_status: int | None) -> type[AwsError]:
     """The AwsError subclass for an AWS error `code` answered with `http_status`.
 
     Any 5xx and 429 is transient whatever the code says; unknown 4xx codes
     (AccessDenied, EntityNotFoundException, ValidationException, ...) are permanent.
     """
+    if code == NOT_IMPLEMENTED:
+        return PermanentAwsError
     if code in CONCURRENCY_CODES:
         return ConcurrencyLimitExceeded
     if code in TRANSIENT_CODES:
@@ -73,6 +87,8 @@ def aws_error_from_client_error(exc: ClientError, *, service: str, operation: st
     message = str(error.get("Message") or "") or str(exc)
     raw_status = metadata.get("HTTPStatusCode")
     http_status = int(raw_status) if raw_status is not None else None
+    if _not_implemented(code, message, http_status):
+        code, message = NOT_IMPLEMENTED, f"the endpoint does not implement {operation}"
     error_class = classify_client_error(code, http_status)
     return error_class(
         service=service,

@@ -40,6 +40,8 @@ _SOURCE_OPTIONS: Final[dict[str, dict[str, Any]]] = {
         "skip_rows": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
         # Names for the columns; without a header they replace the generated f0, f1, ...
         "column_names": names_schema(),
+        # The most a row may span (pyarrow reads in blocks; a longer row cannot be read).
+        "block_size_bytes": {"type": "integer", "minimum": 1024, "maximum": 256 * 1024**2},
     },
     # JSON Lines only: one object per line, which keeps files splittable and streamable.
     "json": {
@@ -50,6 +52,9 @@ _SOURCE_OPTIONS: Final[dict[str, dict[str, Any]]] = {
 for _options in _SOURCE_OPTIONS.values():
     # Runs without a manifest read only files modified since the last successful run.
     _options["bookmark"] = {"type": "boolean"}
+    # A source with no data files fails its run (a mistyped prefix, a deleted file or
+    # bucket) unless the job says finding nothing is normal.
+    _options["allow_empty"] = {"type": "boolean"}
 # Defaults are written into the stored options so a job keeps its behaviour even if a
 # reader library changes its own defaults.
 _SOURCE_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
@@ -148,8 +153,9 @@ def validate_source_options(fmt: str, options: object) -> dict[str, Any]:
     (None means {}). Unknown keys are refused with the list of allowed ones.
 
     csv: delimiter, header (true), quote_char, escape_char (null), encoding (utf-8),
-    null_values, skip_rows (0), column_names. json (JSON Lines): block_size_bytes
-    (1 MiB). parquet: columns.
+    null_values, skip_rows (0), column_names, block_size_bytes (8 MiB: the longest row).
+    json (JSON Lines): block_size_bytes (1 MiB). parquet: columns. Every format:
+    bookmark, allow_empty (false: a source with no data files fails the run).
     """
     return _validate_options(fmt, options, _SOURCE_VALIDATORS, _SOURCE_DEFAULTS)
 

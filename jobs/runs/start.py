@@ -7,12 +7,14 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from diep_portal.exceptions import ConcurrencyLimitExceeded, PermanentAwsError, TransientAwsError
+from diep_portal.text import storable_text
 from jobs.engines.registry import EngineUnavailable, get_engine
-from jobs.models import JobRun, RunState
+from jobs.models import JobRun, RunEvent, RunState
 from jobs.runs.state import transition_run
 
 logger = logging.getLogger(__name__)
@@ -115,4 +117,21 @@ def run_stop_engine(*, run_id: str | uuid.UUID) -> None:
         return
     if not run.external_run_id:
         raise StopNotReady(str(run_id))
-    get_engine(run.engine).stop(run)
+    try:
+        get_engine(run.engine).stop(run)
+    except PermanentAwsError as exc:
+        # Asking again cannot help: say so on the run, which ends when its engine ends it.
+        message = f"Stop failed: {exc}. The run goes on until it ends by itself."
+        with transaction.atomic():
+            updated = JobRun.objects.filter(pk=run.pk, state=RunState.STOPPING).update(
+                stop_reason="stop_failed", error_message=storable_text(message)
+            )
+            if updated:
+                RunEvent.objects.create(
+                    run=run,
+                    from_state=RunState.STOPPING,
+                    to_state=RunState.STOPPING,
+                    source="worker",
+                    message=storable_text(message),
+                )
+        logger.warning("run.stop_failed", extra={"run_id": str(run.run_id), "error": str(exc)})

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,3 +52,11 @@ def test_https_webhooks_on_listed_hosts_are_accepted(tmp_path: Path) -> None:
         DIEP_ALERT_WEBHOOK_HOSTS="hooks.slack.com",
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_celery_task_lines_are_off_by_default_failures_kept() -> None:
+    from django.conf import settings
+
+    loggers: Any = settings.LOGGING["loggers"]
+    for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):
+        assert loggers[name]["level"] == "WARNING"

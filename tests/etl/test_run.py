@@ -371,6 +371,44 @@ def test_manifest_input(lake: Path) -> None:
     assert output(lake) == [{"id": 1}]
 
 
+def test_a_source_with_nothing_in_it_fails_unless_allowed(lake: Path) -> None:
+    # A mistyped prefix, a deleted object, a missing folder: never a green run of 0 rows.
+    with pytest.raises(EtlError, match="holds no data files"):
+        run(lake)
+    with pytest.raises(EtlError, match="holds no data files"):
+        run(lake, source={"uri": str(lake / "in" / "gone.csv")})
+    with pytest.raises(EtlError, match="holds no data files"):
+        run(lake, source={"uri": str(lake / "no-such-folder")})
+    allowed = run(lake, source={"options": {"allow_empty": True}})
+    assert (allowed["files"], allowed["rows_out"], allowed["output_files"]) == (0, 0, 0)
+
+
+def test_files_deleted_before_their_run_are_skipped_and_listed(lake: Path) -> None:
+    write(lake, "a.csv", "id\n1\n")
+    manifest = lake / "manifest.json"
+    gone = [str(lake / "in" / "deleted-1.csv"), str(lake / "in" / "deleted-2.csv")]
+    entries = [{"uri": uri, "size": 5} for uri in [str(lake / "in" / "a.csv"), *gone]]
+    manifest.write_text(json.dumps({"files": entries}))
+    metrics = run(lake, manifest_uri=str(manifest))
+    assert (metrics["files"], metrics["files_missing"]) == (1, 2)
+    assert metrics["missing_files"] == gone
+    assert output(lake) == [{"id": 1}]
+    # Every file gone: nothing was ingested, and the run says so.
+    manifest.write_text(json.dumps({"files": [{"uri": uri, "size": 5} for uri in gone]}))
+    with pytest.raises(EtlError, match="Every input file of this run is gone"):
+        run(lake, run_id="run2", manifest_uri=str(manifest))
+
+
+def test_csv_rows_longer_than_a_block_need_the_block_size_option(lake: Path) -> None:
+    long = "x" * 20_000
+    write(lake, "wide.csv", f"id,text\n1,{long}\n2,{long}\n")
+    small = {"options": {"block_size_bytes": 4096}}
+    with pytest.raises(EtlError, match="raise the source option block_size_bytes"):
+        run(lake, source=small)
+    metrics = run(lake, source={"options": {"block_size_bytes": 65536}})
+    assert metrics["rows_out"] == 2
+
+
 def test_a_spec_the_etl_cannot_trust_is_refused(lake: Path) -> None:
     with pytest.raises(EtlError, match="Invalid job spec"):
         run(lake, transform={"filter": {"op": "eval", "args": ["__import__('os')"]}})

@@ -838,7 +838,8 @@ def source_errors(fmt: Any, options: object) -> dict[str, list[str]]:
             {"sep": ";"},
             "",
             'Unknown key(s) "sep"; allowed: delimiter, header, quote_char, escape_char, '
-            "encoding, null_values, skip_rows, column_names, bookmark.",
+            "encoding, null_values, skip_rows, column_names, block_size_bytes, bookmark, "
+            "allow_empty.",
         ),
         ("csv", {"delimiter": ";;"}, "delimiter", "Must have at most 1 character(s) (has 2)."),
         ("csv", {"delimiter": ""}, "delimiter", "Cannot be empty."),
@@ -899,7 +900,7 @@ def source_errors(fmt: Any, options: object) -> dict[str, list[str]]:
             "json",
             {"encoding": "utf-8"},
             "",
-            'Unknown key(s) "encoding"; allowed: block_size_bytes, bookmark.',
+            'Unknown key(s) "encoding"; allowed: block_size_bytes, bookmark, allow_empty.',
         ),
         ("parquet", {"columns": "a"}, "columns", "Expected a list, got a string."),
         ("parquet", {"columns": ["a", 1]}, "columns.1", "Expected a string, got an integer."),
@@ -907,7 +908,7 @@ def source_errors(fmt: Any, options: object) -> dict[str, list[str]]:
             "parquet",
             {"columns": ["a"], "filters": []},
             "",
-            'Unknown key(s) "filters"; allowed: columns, bookmark.',
+            'Unknown key(s) "filters"; allowed: columns, bookmark, allow_empty.',
         ),
         ("csv", [], "", "Options are a JSON object, got a list."),
         ("xml", {}, "", 'Unknown format "xml"; use one of: csv, json, parquet.'),
@@ -923,7 +924,7 @@ def test_json_multiline_gets_a_hint() -> None:
         "": [
             "Multi-line JSON is not supported: the json format reads JSON Lines "
             "(one object per line).",
-            'Unknown key(s) "multiline"; allowed: block_size_bytes, bookmark.',
+            'Unknown key(s) "multiline"; allowed: block_size_bytes, bookmark, allow_empty.',
         ]
     }
 

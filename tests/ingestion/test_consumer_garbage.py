@@ -111,8 +111,9 @@ def poisoned(draw: Any, n: int) -> str:
 
 
 @pytest.fixture
-def triggered(make_job: Any) -> Any:
-    """A job triggered by CSV files under s3://diep-raw/orders/."""
+def triggered(make_job: Any, artifacts: str) -> Any:
+    """A job triggered by CSV files under s3://diep-raw/orders/ (a claimed size past its
+    max_bytes closes its window at once: the manifest goes to the artifacts bucket)."""
     return make_job(engine="local", glue_job_name="", schedule="")
 
 

@@ -248,11 +248,11 @@ def test_overlapping_trigger_is_reported_on_save(api: Any) -> None:
 def test_backfill_skips_what_was_processed_unless_forced(
     stack: str, make_job: Any, api: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from ingestion import services as ingestion_services
+    from ingestion.backfill import backfill_run
 
     monkeypatch.setattr(
         "ingestion.tasks.backfill_run.delay",
-        lambda backfill_id: ingestion_services.backfill_run(backfill_id=backfill_id),
+        lambda backfill_id: backfill_run(backfill_id=backfill_id),
     )
     job = make_job(
         trigger={

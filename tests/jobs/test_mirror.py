@@ -3,6 +3,7 @@ and reconcile of every kind of drift."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -56,6 +57,18 @@ def test_drain_mirrors_jobs_and_runs_once(tables: None, make_job: Any) -> None:
     assert (mirrored_run["state"], mirrored_run["revision"]) == ("PENDING", 1)
     again = mirror.mirror_drain()  # nothing pending: nothing sent
     assert (again.jobs_written, again.runs_written) == (0, 0)
+
+
+def test_before_its_tables_exist_the_mirror_waits_quietly(
+    aws: str, make_job: Any, caplog: Any
+) -> None:
+    # A stack's first seconds: the drain tick comes before provisioning made the tables.
+    job = make_job()
+    with caplog.at_level(logging.INFO):
+        assert mirror.mirror_drain().jobs_written == 0
+    assert [r.levelname for r in caplog.records if r.name == "jobs.mirror"] == ["INFO"]
+    job.refresh_from_db()
+    assert job.mirrored_version < job.version  # still to send, with the next tick
 
 
 def test_changes_disable_and_run_transitions_follow(tables: None, make_job: Any) -> None:

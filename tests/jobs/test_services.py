@@ -137,6 +137,21 @@ def test_stop_engine_calls_batch_stop(glue_job: str, make_job: Any, no_enqueue: 
         stub.assert_no_pending_responses()
 
 
+def test_a_stop_the_endpoint_cannot_do_is_said_on_the_run_not_retried(
+    glue_job: str, make_job: Any, no_enqueue: Any
+) -> None:
+    run = fire(make_job(glue_job_name=glue_job))
+    run_start(run_id=run.run_id, last_attempt=False)
+    run.refresh_from_db()
+    run_stop(run=run, user=None, source="api")
+    run_stop_engine(run_id=run.run_id)  # the moto server has no BatchStopJobRun: no raise
+    run.refresh_from_db()
+    assert run.state == RunState.STOPPING
+    assert run.stop_reason == "stop_failed"
+    assert "NotImplemented: the endpoint does not implement BatchStopJobRun" in run.error_message
+    assert run.events.filter(message__startswith="Stop failed").count() == 1
+
+
 def test_raising_max_concurrency_admits_queued_runs(make_job: Any, no_enqueue: list[str]) -> None:
     from jobs.specs import job_to_spec
 

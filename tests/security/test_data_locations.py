@@ -13,9 +13,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
+from ingestion.backfill import backfill_request, backfill_run
 from ingestion.events import ObjectCreated
 from ingestion.models import IngestedFile
-from ingestion.services import backfill_request, backfill_run, files_record
+from ingestion.services import files_record
 from jobs import services
 from jobs.models import DataGrant, Job, JobRun
 from jobs.specs import JobSpecSerializer

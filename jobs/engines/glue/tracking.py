@@ -175,7 +175,10 @@ def poll_glue_runs(*, max_pages: int | None = None) -> PollReport:
             logger.warning("glue_poll.failed", extra={"glue_job": glue_job_name, "error": str(exc)})
         report.runs_not_found.extend(run.external_run_id for run in wanted.values())
     report.runs_timed_out = enforce_timeouts()
-    logger.info(
+    # Every few seconds: a tick that changed nothing is not news (DEBUG shows them all).
+    changed = report.runs_changed or report.runs_timed_out or report.runs_not_found
+    logger.log(
+        logging.INFO if changed else logging.DEBUG,
         "glue_poll.done",
         extra={
             "glue_jobs": report.glue_jobs,

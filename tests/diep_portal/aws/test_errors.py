@@ -109,6 +109,19 @@ def test_unknown_code_with_4xx_is_permanent(status: int) -> None:
     assert type(raised_by(client_error("SomethingOdd", status=status))) is PermanentAwsError
 
 
+def test_an_operation_the_endpoint_does_not_implement_is_permanent() -> None:
+    page = "<!doctype html>\n<title>500 Internal Server Error</title>"  # moto's answer
+    for error in (
+        raised_by(client_error("500", 500, page)),
+        raised_by(client_error("NotImplemented", 501, "A header you provided implies ...")),
+    ):
+        assert type(error) is PermanentAwsError
+        assert error.code == "NotImplemented"
+        assert error.message == "the endpoint does not implement StartJobRun"
+    # AWS's own 500s carry a code and stay transient.
+    assert type(raised_by(client_error("InternalFailure", 500, "oops"))) is TransientAwsError
+
+
 @pytest.mark.parametrize(
     "exc",
     [

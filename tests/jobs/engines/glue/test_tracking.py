@@ -3,6 +3,7 @@ polled (one GetJobRuns per Glue job) on the moto server over HTTP."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -175,3 +176,12 @@ def test_poll_makes_one_call_per_glue_job_and_follows_runs_to_the_end(
     calls.clear()
     assert poll_glue_runs().glue_jobs == 0
     assert calls == []  # nothing active, nothing asked
+
+
+def test_a_poll_that_changed_nothing_logs_at_debug_only(
+    aws: str, make_job: Any, no_enqueue: Any, caplog: Any
+) -> None:
+    # Every few seconds, all day: only ticks that changed something are worth a line.
+    with caplog.at_level(logging.DEBUG, logger="jobs.engines.glue.tracking"):
+        poll_glue_runs()
+    assert [r.levelname for r in caplog.records if r.message == "glue_poll.done"] == ["DEBUG"]

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import io
 import time
+from datetime import timedelta
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from django.utils import timezone
 
+from ingestion.events import ObjectCreated
+from ingestion.models import FileState, IngestedFile
+from ingestion.services import files_flush, files_record
 from jobs import services
 from jobs.engines.local.worker import execute_local_run
 from jobs.models import FireSource, JobRun, RunState
@@ -86,6 +91,37 @@ def test_an_error_quoting_a_nul_is_recorded_as_itself(
     assert "Expected 3 columns, got 4" in run.error_message
     assert "e\\x00u" in run.error_message
     assert "e\\x00u" in run.events.get(to_state=RunState.FAILED).message
+
+
+def test_a_file_deleted_before_its_run_is_skipped_and_marked_missing(
+    buckets: Any, artifacts: str, make_job: Any, inline_worker: list[str]
+) -> None:
+    job = local_job(make_job, trigger={"bucket": RAW, "prefix": "orders/", "window_seconds": 1})
+    created = []
+    for name in ("kept.csv", "deleted.csv"):
+        key = f"orders/{name}"
+        buckets.put_object(Bucket=RAW, Key=key, Body=b"id,region,amount\n1,eu,1\n")
+        created.append(
+            ObjectCreated(RAW, key, 22, name, None, name, "ObjectCreated:Put", None, "s3")
+        )
+    files_record(events=created)
+    buckets.delete_object(Bucket=RAW, Key="orders/deleted.csv")  # gone before its run
+    [run] = files_flush(job_ids=[job.pk], now=timezone.now() + timedelta(seconds=5))
+    run_start(run_id=run.run_id, last_attempt=False)
+    run.refresh_from_db()
+    assert run.state == RunState.SUCCEEDED, run.error_message
+    assert (run.metrics["files"], run.metrics["files_missing"]) == (1, 1)
+    assert run.metrics["missing_files"] == [f"s3://{RAW}/orders/deleted.csv"]
+    states = dict(IngestedFile.objects.values_list("key", "state"))
+    assert states == {"orders/kept.csv": FileState.PROCESSED, "orders/deleted.csv": "MISSING"}
+
+
+def test_a_source_with_no_files_fails_the_run_clearly(
+    buckets: Any, make_job: Any, inline_worker: list[str]
+) -> None:
+    run = fire_and_run(local_job(make_job, max_retries=0))  # nothing under orders/
+    assert run.state == RunState.FAILED
+    assert "holds no data files" in run.error_message
 
 
 def test_failed_checks_fail_the_run_with_the_report_and_retry_the_same_input(
