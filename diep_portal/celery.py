@@ -24,6 +24,9 @@ class Queue(StrEnum):
     RUNS = "runs"  # start/stop runs: short AWS calls
     MAINTENANCE = "maintenance"  # Beat-driven sweeps
     ETL = "etl"  # local-engine runs: minutes of CPU each, kept off the short queues
+    # Alert deliveries: network I/O to receivers DIEP does not control (a slow webhook
+    # must never hold up run starts), on a worker of their own.
+    ALERTS = "alerts"
 
 
 app = Celery("diep_portal")

@@ -326,6 +326,8 @@ DIEP_ALERT_EMAIL_DOMAINS = [d.lower() for d in env.list("DIEP_ALERT_EMAIL_DOMAIN
 DIEP_ALERT_EMAIL_FROM = env.str("DIEP_ALERT_EMAIL_FROM", default="diep@localhost")
 DIEP_ALERT_MAX_ATTEMPTS = env.int("DIEP_ALERT_MAX_ATTEMPTS", default=6)
 DIEP_ALERT_BACKOFF_SECONDS = env.int("DIEP_ALERT_BACKOFF_SECONDS", default=30)
+# The most one delivery may take, connection to last byte.
+DIEP_ALERT_DELIVERY_DEADLINE_SECONDS = env.float("DIEP_ALERT_DELIVERY_DEADLINE_SECONDS", default=15)
 # Who hears of platform problems (a DLQ filling up), and the depth that is a problem.
 DIEP_OPS_ALERT_EMAILS = env.list("DIEP_OPS_ALERT_EMAILS", default=[])
 DIEP_OPS_ALERT_WEBHOOKS = env.list("DIEP_OPS_ALERT_WEBHOOKS", default=[])

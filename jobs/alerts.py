@@ -8,13 +8,15 @@ webhook (JSON, Slack-compatible `text`), retried with backoff until sent or give
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from diep_portal.celery import enqueue_on_commit
@@ -45,7 +47,10 @@ def alert_raise(
 ) -> Alert | None:
     """Record an alert and its deliveries, then deliver after commit; None (and nothing
     sent) if an alert with this key exists already."""
-    targets = [("email", e) for e in emails] + [("webhook", w) for w in webhooks]
+    # One delivery per target, however often a job's spec names it.
+    targets = list(
+        dict.fromkeys([("email", e) for e in emails] + [("webhook", w) for w in webhooks])
+    )
     if not targets:
         return None
     try:
@@ -94,42 +99,70 @@ def alert_for_run(event: RunEnded) -> Alert | None:
 
 def deliver_due(*, now: datetime | None = None, limit: int = 100) -> int:
     """Send every delivery whose time has come; failures wait with exponential backoff
-    and are given up after DIEP_ALERT_MAX_ATTEMPTS. Returns how many were sent."""
+    and are given up after DIEP_ALERT_MAX_ATTEMPTS. Returns how many were sent.
+
+    No transaction stays open while a receiver is slow: deliveries are claimed in a
+    short one (their next attempt moved past the send deadline, so a crash mid-send
+    retries them later, and a concurrent tick skips them), sent outside it, each within
+    DIEP_ALERT_DELIVERY_DEADLINE_SECONDS however the receiver drips, then recorded."""
     now = now or timezone.now()
-    sent = 0
+    deadline = settings.DIEP_ALERT_DELIVERY_DEADLINE_SECONDS
     with transaction.atomic():
         due = list(
-            AlertDelivery.objects.select_for_update(skip_locked=True)
-            .select_related("alert")
+            AlertDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("alert", "alert__job", "alert__run")
             .filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
             .order_by("next_attempt_at")[:limit]
         )
-        for delivery in due:
-            delivery.attempts += 1
-            try:
-                _send(delivery)
-            except Exception as exc:  # noqa: BLE001 - any failure is retried, then recorded
-                delivery.last_error = storable_text(f"{type(exc).__name__}: {exc}", 2000)
-                if delivery.attempts >= settings.DIEP_ALERT_MAX_ATTEMPTS:
-                    delivery.state = DeliveryState.FAILED
-                else:
-                    backoff = settings.DIEP_ALERT_BACKOFF_SECONDS * 2 ** (delivery.attempts - 1)
-                    delivery.next_attempt_at = now + timedelta(seconds=backoff)
-                logger.warning(
-                    "alert.delivery_failed",
-                    extra={"delivery": delivery.pk, "attempts": delivery.attempts},
-                )
+        AlertDelivery.objects.filter(pk__in=[d.pk for d in due]).update(
+            attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=2 * deadline)
+        )
+    sent = 0
+    for delivery in due:
+        delivery.attempts += 1
+        try:
+            _within(deadline, _send, delivery)
+        except Exception as exc:  # noqa: BLE001 - any failure is retried, then recorded
+            delivery.last_error = storable_text(f"{type(exc).__name__}: {exc}", 2000)
+            if delivery.attempts >= settings.DIEP_ALERT_MAX_ATTEMPTS:
+                delivery.state = DeliveryState.FAILED
             else:
-                delivery.state, delivery.sent_at, delivery.last_error = (
-                    DeliveryState.SENT,
-                    now,
-                    "",
-                )
-                sent += 1
-            delivery.save(
-                update_fields=["attempts", "state", "next_attempt_at", "last_error", "sent_at"]
+                backoff = settings.DIEP_ALERT_BACKOFF_SECONDS * 2 ** (delivery.attempts - 1)
+                delivery.next_attempt_at = timezone.now() + timedelta(seconds=backoff)
+            logger.warning(
+                "alert.delivery_failed",
+                extra={"delivery": delivery.pk, "attempts": delivery.attempts},
             )
+        else:
+            delivery.state, delivery.sent_at, delivery.last_error = (
+                DeliveryState.SENT,
+                timezone.now(),
+                "",
+            )
+            sent += 1
+        delivery.save(update_fields=["state", "next_attempt_at", "last_error", "sent_at"])
     return sent
+
+
+def _within(seconds: float, send: Callable[[AlertDelivery], None], delivery: AlertDelivery) -> None:
+    """`send(delivery)`, given up after `seconds` in all: a socket timeout bounds each
+    read, not a receiver that answers one byte at a time. A send given up on finishes
+    (or fails) in its thread; the delivery counts as failed either way."""
+    failures: list[Exception] = []
+
+    def attempt() -> None:
+        try:
+            send(delivery)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
+            failures.append(exc)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"no answer within {seconds:g} s")
+    if failures:
+        raise failures[0]
 
 
 def _send(delivery: AlertDelivery) -> None:
@@ -155,6 +188,7 @@ def _send(delivery: AlertDelivery) -> None:
     }
     # No redirects: a receiver's 3xx must not make the portal POST the alert elsewhere
     # (an internal address, say); it counts as a failed delivery like any other.
-    response = requests.post(url, json=body, timeout=10, allow_redirects=False)
+    timeout = settings.DIEP_ALERT_DELIVERY_DEADLINE_SECONDS
+    response = requests.post(url, json=body, timeout=timeout, allow_redirects=False)
     if response.status_code >= 300:
         raise RuntimeError(f"HTTP {response.status_code}")

@@ -24,7 +24,7 @@ def fire_due_schedules() -> dict[str, float]:
     return dict(dispatch.fire_due_schedules().__dict__)
 
 
-@diep_task(name="jobs.deliver_alerts", queue=Queue.MAINTENANCE)
+@diep_task(name="jobs.deliver_alerts", queue=Queue.ALERTS)
 def deliver_alerts() -> int:
     """Send due alert deliveries, retrying failed ones with backoff (jobs.alerts)."""
     return alerts.deliver_due()

@@ -4,10 +4,12 @@ webhook. One alert per run; failed deliveries retried, then given up."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from jobs import alerts, services
@@ -140,3 +142,63 @@ def test_alert_history_in_the_admin_is_read_only(
     assert detail.status_code == 200
     assert b"oncall@example.com" in detail.content
     assert client.post(f"/admin/jobs/alert/{alert.pk}/delete/").status_code == 403
+
+
+def test_a_receiver_that_never_answers_costs_one_deadline_not_the_worker(
+    receiver: Receiver, make_job: Any, no_enqueue: Any, settings: Any
+) -> None:
+    settings.DIEP_ALERT_DELIVERY_DEADLINE_SECONDS = 0.5
+    receiver.delay = 5
+    fail(
+        services.job_fire(
+            job=make_job(alerts={**ALERTS, "emails": []}), parameters={}, trigger="api"
+        ).run
+    )
+    began = time.monotonic()
+    assert alerts.deliver_due() == 0
+    assert time.monotonic() - began < 3  # the deadline, not the receiver's 5 s
+    delivery = AlertDelivery.objects.get()
+    assert (delivery.state, delivery.attempts) == (DeliveryState.PENDING, 1)
+    # The read timeout or, for a receiver answering byte by byte, the overall deadline.
+    assert "0.5" in delivery.last_error
+    assert delivery.next_attempt_at is not None
+    assert delivery.next_attempt_at > timezone.now()  # retried after its backoff
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_row_stays_locked_while_a_receiver_is_called(
+    receiver: Receiver, make_job: Any, no_enqueue: Any
+) -> None:
+    locked_meanwhile: list[bool] = []
+
+    def try_to_lock() -> None:  # in the receiver's thread: a connection of its own
+        try:
+            with transaction.atomic():
+                AlertDelivery.objects.select_for_update(nowait=True).get()
+            locked_meanwhile.append(False)
+        except DatabaseError:
+            locked_meanwhile.append(True)
+        finally:
+            connection.close()
+
+    receiver.on_request = try_to_lock
+    # Committed at once (transaction=True): the delivery goes out as the run fails.
+    fail(
+        services.job_fire(
+            job=make_job(alerts={**ALERTS, "emails": []}), parameters={}, trigger="api"
+        ).run
+    )
+    assert AlertDelivery.objects.get().state == DeliveryState.SENT
+    assert locked_meanwhile == [False]
+
+
+def test_a_target_named_twice_gets_one_delivery(
+    receiver: Receiver, make_job: Any, no_enqueue: Any
+) -> None:
+    twice = {**ALERTS, "webhooks": ["ops", "ops"], "emails": ["oncall@example.com"] * 2}
+    job = make_job(alerts=twice)
+    fail(services.job_fire(job=job, parameters={}, trigger="api").run)
+    assert sorted(AlertDelivery.objects.values_list("channel", "target")) == [
+        ("email", "oncall@example.com"),
+        ("webhook", "ops"),
+    ]
