@@ -22,6 +22,7 @@ from diep_portal.aws.provision import (
     iam_policy,
     plan,
     summarize,
+    trigger_refusals,
 )
 from etl.write import TEMP_DIR
 from jobs import selectors
@@ -74,7 +75,12 @@ def infrastructure_apply(*, plan_only: bool = False) -> InfrastructureResult:
     concurrently take a lock (bucket notifications are read-modify-written).
     """
     refused = violations()
-    desired = desired_infrastructure(triggers=infrastructure_notification_filters(refused))
+    triggers = infrastructure_notification_filters(refused)
+    desired = desired_infrastructure(triggers=triggers)
+    # One job's bad trigger never blocks the others: it is left out and reported.
+    for job_name, reasons in trigger_refusals(desired).items():
+        refused.setdefault(job_name, []).extend(reasons)
+    desired = desired_infrastructure(triggers=[t for t in triggers if t.job_name not in refused])
     skipped = tuple((name, tuple(reasons)) for name, reasons in sorted(refused.items()))
     if plan_only:
         return InfrastructureResult(applied=False, changes=tuple(plan(desired)), skipped=skipped)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 
 from diep_portal.aws.provision import NotificationFilter
 from diep_portal.aws.session import get_client
@@ -161,11 +161,31 @@ def test_command_plan_apply_and_json(aws: str, make_job: Callable[..., Any]) -> 
     assert {c["action"] for c in body["changes"]} == {"unchanged"}
 
 
-def test_command_refusal_is_a_command_error(aws: str, make_job: Callable[..., Any]) -> None:
+def test_one_jobs_bad_trigger_never_blocks_the_others(
+    aws: str, make_job: Callable[..., Any]
+) -> None:
+    DataGrant.objects.create(bucket="acme-raw")  # granted, but nobody made the bucket
     make_job(name="orders-all", trigger=trigger("diep-raw", "orders/"))
-    make_job(name="orders-eu", trigger=trigger("diep-raw", "orders/eu/"))
-    with pytest.raises(CommandError, match=r"orders-all.*orders-eu"):
-        call_command("provision", "--plan", stdout=io.StringIO())
+    make_job(name="orders-eu", trigger=trigger("diep-raw", "orders/eu/"))  # overlaps
+    make_job(name="acme", trigger=trigger("acme-raw", "in/"))  # the README's example
+    out, err = io.StringIO(), io.StringIO()
+    call_command("provision", stdout=out, stderr=err)
+    assert out.getvalue().splitlines()[-1].endswith("0 updated, 0 unchanged")
+    text = err.getvalue()
+    assert "job acme (no trigger notification): its trigger bucket 'acme-raw' does not" in text
+    assert "job orders-eu (no trigger notification): its trigger overlaps job 'orders-all'" in (
+        text
+    )
+    ours = get_client("s3").get_bucket_notification_configuration(Bucket="diep-raw")
+    assert [c["Id"] for c in ours["QueueConfigurations"]] == ["diep-orders-all"]
+    # Once fixed, the next provisioning adds it.
+    Job.objects.filter(name="orders-eu").update(trigger_prefix="orders-eu/")
+    call_command("provision", stdout=io.StringIO())
+    ours = get_client("s3").get_bucket_notification_configuration(Bucket="diep-raw")
+    assert sorted(c["Id"] for c in ours["QueueConfigurations"]) == [
+        "diep-orders-all",
+        "diep-orders-eu",
+    ]
 
 
 def test_command_iam_policy(aws: str, make_job: Callable[..., Any]) -> None:

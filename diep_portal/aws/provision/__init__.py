@@ -8,7 +8,7 @@ portal role's policy), package (the ETL zip Glue imports).
 from diep_portal.aws.provision.errors import ProvisionError
 from diep_portal.aws.provision.iam import DataLocation, iam_policy
 from diep_portal.aws.provision.package import etl_package_zip
-from diep_portal.aws.provision.plan import apply, check_refusals, plan, summarize
+from diep_portal.aws.provision.plan import apply, check_refusals, plan, summarize, trigger_refusals
 from diep_portal.aws.provision.resources import (
     JOBS_TABLE_KEY,
     RUNS_TABLE_KEY,
@@ -33,4 +33,5 @@ __all__ = [
     "iam_policy",
     "plan",
     "summarize",
+    "trigger_refusals",
 ]

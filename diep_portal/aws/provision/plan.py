@@ -22,30 +22,38 @@ from diep_portal.aws.s3 import s3_bucket_status
 logger = logging.getLogger(__name__)
 
 
+def trigger_refusals(desired: Desired) -> dict[str, list[str]]:
+    """The triggers AWS would refuse or DIEP must not provision, by job name with the
+    reasons: the later (by job name) of two overlapping triggers on a bucket (S3 refuses
+    overlapping notification filters) and every trigger on a foreign bucket that does
+    not exist (DIEP creates only its own buckets). The rest can be provisioned."""
+    refused: dict[str, list[str]] = {}
+    for first, second in s3.overlapping_triggers(desired.triggers):
+        if first.job_name not in refused:
+            refused.setdefault(second.job_name, []).append(
+                f"its trigger overlaps {_describe_trigger(first)} (S3 refuses overlapping "
+                "notification filters)"
+            )
+    for bucket in desired.foreign_trigger_buckets:
+        if s3_bucket_status(bucket=bucket) == "missing":
+            for trigger in desired.triggers:
+                if trigger.bucket == bucket:
+                    refused.setdefault(trigger.job_name, []).append(
+                        f"its trigger bucket {bucket!r} does not exist (DIEP creates only "
+                        "its own buckets)"
+                    )
+    return refused
+
+
 def check_refusals(desired: Desired) -> None:
-    """Raise ProvisionError for a desired state AWS would refuse (overlapping triggers)
-    or that DIEP must not create (a missing foreign trigger bucket). Overlaps are
-    checked without any AWS call."""
-    overlaps = s3.overlapping_triggers(desired.triggers)
-    if overlaps:
-        lines = [f"{_describe_trigger(a)} and {_describe_trigger(b)}" for a, b in overlaps]
+    """Raise ProvisionError for a desired state with triggers `trigger_refusals` refuses
+    (callers that provision what they can leave those out first)."""
+    refused = trigger_refusals(desired)
+    if refused:
         raise ProvisionError(
-            "Overlapping S3 triggers (S3 refuses overlapping notification filters): "
-            + "; ".join(lines),
-            extra={"overlaps": [[a.job_name, b.job_name] for a, b in overlaps]},
-        )
-    missing = [
-        b for b in desired.foreign_trigger_buckets if s3_bucket_status(bucket=b) == "missing"
-    ]
-    if missing:
-        jobs = {
-            bucket: sorted(t.job_name for t in desired.triggers if t.bucket == bucket)
-            for bucket in missing
-        }
-        raise ProvisionError(
-            "Trigger buckets that do not exist (DIEP creates only its own buckets): "
-            + "; ".join(f"{bucket} (jobs {', '.join(jobs[bucket])})" for bucket in missing),
-            extra={"missing_buckets": missing},
+            "Triggers that cannot be provisioned: "
+            + "; ".join(f"job {job!r}: {', '.join(reasons)}" for job, reasons in refused.items()),
+            extra={"refused": refused},
         )
 
 

@@ -54,7 +54,7 @@ class Command(BaseCommand):
         for change in result.changes:
             self.stdout.write(f"{change.action:<9} {change.kind} {change.name}: {change.detail}")
         for name, reasons in result.skipped:
-            reason = " ".join(reasons)
+            reason = "; ".join(reasons)
             self.stderr.write(f"skipped   job {name} (no trigger notification): {reason}")
         if not result.applied:
             self.stdout.write(

@@ -348,7 +348,7 @@ def test_overlapping_triggers_are_refused_before_any_aws_change(
     assert "orders-all" in info.value.message
     assert "orders-eu" in info.value.message
     assert "returns" not in info.value.message
-    assert info.value.extra["overlaps"] == [["orders-all", "orders-eu"]]
+    assert list(info.value.extra["refused"]) == ["orders-eu"]  # the later one of the pair
     assert get_client("s3").list_buckets()["Buckets"] == []
     assert "QueueUrls" not in get_client("sqs").list_queues()
 
@@ -358,7 +358,12 @@ def test_missing_foreign_bucket_is_refused(aws: str, make_job: Callable[..., Any
     make_job(name="ghost", trigger=trigger("nobody-made-this-bucket", "in/"))
     with pytest.raises(ProvisionError) as info:
         plan(current())
-    assert "nobody-made-this-bucket (jobs ghost)" in info.value.message
+    assert info.value.extra["refused"] == {
+        "ghost": [
+            "its trigger bucket 'nobody-made-this-bucket' does not exist (DIEP creates only "
+            "its own buckets)"
+        ]
+    }
     assert get_client("s3").list_buckets()["Buckets"] == []
 
 
