@@ -165,8 +165,9 @@ def job_bookmark(job: Job) -> str | None:
 
 
 def job_triggers() -> list[S3Trigger]:
-    """The S3 triggers of every enabled job: what the bucket notifications must carry."""
-    jobs = Job.objects.filter(enabled=True).exclude(trigger_bucket="").order_by("name")
+    """The S3 triggers of every enabled job, oldest job first (of two that clash, the
+    newer is the one left out): what the bucket notifications must carry."""
+    jobs = Job.objects.filter(enabled=True).exclude(trigger_bucket="").order_by("id")
     fields = ("name", "trigger_bucket", "trigger_prefix", "trigger_suffix")
     return [trigger for job in jobs.only(*fields) if (trigger := S3Trigger.of(job)) is not None]
 

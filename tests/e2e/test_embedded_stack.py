@@ -4,6 +4,7 @@ Ctrl-C, then started again on the same state."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -54,6 +55,28 @@ def runs(data: Path) -> list[tuple[str, str]]:
             return []  # not migrated yet
 
 
+GRANTS = "grants:\n  - {location: 's3://acme-raw/', access: read}\n"
+ACME = {"bucket": "acme-raw", "prefix": "orders/", "suffix": ".csv"}
+OVERLAPPING = {"bucket": "diep-raw", "prefix": "orders/eu/"}
+BAD_JOB = {
+    "engine": "local",
+    "source": {"uri": "s3://acme-raw/orders/", "format": "csv"},
+    "destination": {"uri": "s3://diep-curated/elsewhere/"},
+}
+
+
+def write(path: Path, content: Any) -> Path:
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_one_command_to_a_succeeded_demo_run(tmp_path: Path) -> None:
     data, log = tmp_path / "var", tmp_path / "stack.log"
     moto_port, web_port = free_port(), free_port()
@@ -92,6 +115,13 @@ def test_one_command_to_a_succeeded_demo_run(tmp_path: Path) -> None:
     assert f"http://127.0.0.1:{web_port}/admin/" in first_log
     assert "API token:" in first_log
 
+    # Two jobs provisioning cannot serve: a trigger on a bucket nobody made (the README's
+    # example) and one overlapping the demo job's. The stack must start all the same.
+    manage(env, "apply_grants", str(write(tmp_path / "grants.yaml", GRANTS)), "--apply")
+    for name, trigger in (("acme-orders", ACME), ("overlapping", OVERLAPPING)):
+        body = {**BAD_JOB, "name": name, "trigger": trigger}
+        manage(env, "create_job", "--file", str(write(tmp_path / f"{name}.json", body)))
+
     # Again, on the same state. The local AWS starts empty (moto keeps no state), so web
     # provisions it and uploads the sample files again; the file ledger in the database
     # knows them, so their events start no second run.
@@ -117,3 +147,7 @@ def test_one_command_to_a_succeeded_demo_run(tmp_path: Path) -> None:
     assert oct((data / "api-token").stat().st_mode & 0o777) == "0o600"
     assert "duplicate=2" in second_log, second_log[-4000:]
     assert [state for state, _ in runs(data)] == ["SUCCEEDED"]
+    assert "skipped   job acme-orders (no trigger notification): its trigger bucket" in (second_log)
+    assert "skipped   job overlapping (no trigger notification): its trigger overlaps job" in (
+        second_log
+    )

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 def trigger_refusals(desired: Desired) -> dict[str, list[str]]:
     """The triggers AWS would refuse or DIEP must not provision, by job name with the
-    reasons: the later (by job name) of two overlapping triggers on a bucket (S3 refuses
+    reasons: the later (as given) of two overlapping triggers on a bucket (S3 refuses
     overlapping notification filters) and every trigger on a foreign bucket that does
     not exist (DIEP creates only its own buckets). The rest can be provisioned."""
     refused: dict[str, list[str]] = {}

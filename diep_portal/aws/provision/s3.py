@@ -98,8 +98,9 @@ def _configure_bucket(bucket: str) -> None:
 def overlapping_triggers(
     triggers: Iterable[NotificationFilter],
 ) -> list[tuple[NotificationFilter, NotificationFilter]]:
-    """Pairs of triggers S3 would refuse together on one bucket (`s3_filters_overlap`)."""
-    ordered = sorted(triggers, key=lambda t: (t.bucket, t.job_name))
+    """Pairs of triggers S3 would refuse together on one bucket (`s3_filters_overlap`),
+    each in the order given (a stable sort by bucket)."""
+    ordered = sorted(triggers, key=lambda t: t.bucket)
     pairs = []
     for index, first in enumerate(ordered):
         for second in ordered[index + 1 :]:

@@ -348,7 +348,7 @@ def test_overlapping_triggers_are_refused_before_any_aws_change(
     assert "orders-all" in info.value.message
     assert "orders-eu" in info.value.message
     assert "returns" not in info.value.message
-    assert list(info.value.extra["refused"]) == ["orders-eu"]  # the later one of the pair
+    assert list(info.value.extra["refused"]) == ["orders-eu"]  # the newer one of the pair
     assert get_client("s3").list_buckets()["Buckets"] == []
     assert "QueueUrls" not in get_client("sqs").list_queues()
 
