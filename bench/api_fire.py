@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -29,7 +28,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python bench/api_fire.py`, as `make bench` runs it
 
-from bench.common import create_database, drop_database  # noqa: E402
+from bench.common import create_database, drop_database, stop  # noqa: E402
 
 BROKER = "redis://127.0.0.1:6379/13"
 BENCH_SUFFIX = "_bench_api"
@@ -105,16 +104,6 @@ def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
             return proc
     stop(proc)
     raise RuntimeError("gunicorn did not start")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Never leave a server behind: the next run would measure it instead of itself."""
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def free_port() -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 from urllib.parse import urlparse
 
 import psycopg
@@ -26,3 +28,13 @@ def drop_database(database_url: str, suffix: str) -> None:
     server, name = _server_and_name(database_url, suffix)
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Never leave a server or worker behind: the next run would measure it instead."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

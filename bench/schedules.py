@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import create_database, drop_database  # noqa: E402
+from bench.common import create_database, drop_database, stop  # noqa: E402
 
 SUFFIX = "_bench_schedules"
 PERIOD = timedelta(minutes=10)
@@ -98,14 +97,6 @@ def start(command: list[str], log: Path) -> subprocess.Popen[bytes]:
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def make_jobs(count: int, first_tick: Any) -> None:
