@@ -82,10 +82,13 @@ def process_batch(messages: list[SqsMessage]) -> tuple[list[str], BatchReport]:
         accepted.append(share)
     jobs: set[int] = set()
     try:
+        counted: Counter[str] = Counter()  # kept only if the batch commits
         with transaction.atomic():
-            jobs |= _record(accepted, report.counts)
-            stats_add(report.counts)
+            jobs = _record(accepted, counted)
+            stats_add(report.counts + counted)
+        report.counts.update(counted)
     except _REFUSED as exc:
+        jobs = set()
         logger.warning("consumer.batch_refused", extra={"error": str(exc)[:300]})
         recorded: list[_Parsed] = []
         for share in accepted:
