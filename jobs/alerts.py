@@ -102,9 +102,10 @@ def deliver_due(*, now: datetime | None = None, limit: int = 100) -> int:
     and are given up after DIEP_ALERT_MAX_ATTEMPTS. Returns how many were sent.
 
     No transaction stays open while a receiver is slow: deliveries are claimed in a
-    short one (their next attempt moved past the send deadline, so a crash mid-send
-    retries them later, and a concurrent tick skips them), sent outside it, each within
-    DIEP_ALERT_DELIVERY_DEADLINE_SECONDS however the receiver drips, then recorded."""
+    short one (their next attempt moved past the time sending them all may take, so a
+    crash mid-send retries them later and a concurrent tick skips them), sent outside it,
+    each within DIEP_ALERT_DELIVERY_DEADLINE_SECONDS however the receiver drips, then
+    recorded."""
     now = now or timezone.now()
     deadline = settings.DIEP_ALERT_DELIVERY_DEADLINE_SECONDS
     with transaction.atomic():
@@ -114,8 +115,10 @@ def deliver_due(*, now: datetime | None = None, limit: int = 100) -> int:
             .filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
             .order_by("next_attempt_at")[:limit]
         )
+        # Leased for as long as sending them all may take (one deadline each, in turn).
+        lease = timedelta(seconds=deadline * (len(due) + 1))
         AlertDelivery.objects.filter(pk__in=[d.pk for d in due]).update(
-            attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=2 * deadline)
+            attempts=F("attempts") + 1, next_attempt_at=now + lease
         )
     sent = 0
     for delivery in due:
