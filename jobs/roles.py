@@ -32,7 +32,7 @@ def ensure_roles(group_model: Any, permission_model: Any) -> None:
 
     Takes the models as arguments so a migration can pass its historical ones.
     """
-    wanted = {tuple(name.split(".")) for names in ROLES.values() for name in names}
+    wanted = {_app_and_codename(name) for names in ROLES.values() for name in names}
     found = {
         (permission.content_type.app_label, permission.codename): permission
         for permission in permission_model.objects.select_related("content_type").filter(
@@ -42,9 +42,13 @@ def ensure_roles(group_model: Any, permission_model: Any) -> None:
     }
     for role, names in ROLES.items():
         group, _ = group_model.objects.get_or_create(name=role)
-        group.permissions.add(
-            *(found[key] for key in (tuple(name.split(".")) for name in names) if key in found)
-        )
+        keys = [_app_and_codename(name) for name in names]
+        group.permissions.add(*(found[key] for key in keys if key in found))
+
+
+def _app_and_codename(permission: str) -> tuple[str, str]:
+    app_label, codename = permission.split(".")
+    return app_label, codename
 
 
 def ensure_roles_in_migration(apps: Any) -> None:

@@ -124,7 +124,9 @@ def run_stop_engine(*, run_id: str | uuid.UUID) -> None:
         message = f"Stop failed: {exc}. The run goes on until it ends by itself."
         with transaction.atomic():
             updated = JobRun.objects.filter(pk=run.pk, state=RunState.STOPPING).update(
-                stop_reason="stop_failed", error_message=storable_text(message)
+                stop_reason="stop_failed",
+                error_message=storable_text(message),
+                revision=F("revision") + 1,  # the mirror follows revisions
             )
             if updated:
                 RunEvent.objects.create(
