@@ -8,7 +8,7 @@ triggers become its notification filters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
@@ -80,7 +80,9 @@ def infrastructure_apply(*, plan_only: bool = False) -> InfrastructureResult:
     # One job's bad trigger never blocks the others: it is left out and reported.
     for job_name, reasons in trigger_refusals(desired).items():
         refused.setdefault(job_name, []).extend(reasons)
-    desired = desired_infrastructure(triggers=[t for t in triggers if t.job_name not in refused])
+    # The same desired state less those triggers (not built again: that reads the Glue
+    # script and zips the ETL package).
+    desired = replace(desired, triggers=tuple(t for t in triggers if t.job_name not in refused))
     skipped = tuple((name, tuple(reasons)) for name, reasons in sorted(refused.items()))
     if plan_only:
         return InfrastructureResult(applied=False, changes=tuple(plan(desired)), skipped=skipped)

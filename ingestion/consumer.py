@@ -80,11 +80,10 @@ def process_batch(messages: list[SqsMessage]) -> tuple[list[str], BatchReport]:
             else:
                 report.counts["ignored"] += 1
         accepted.append(share)
-    jobs: set[int] = set()
     try:
         counted: Counter[str] = Counter()  # kept only if the batch commits
         with transaction.atomic():
-            jobs = _record(accepted, counted)
+            jobs: set[int] = _record(accepted, counted)
             stats_add(report.counts + counted)
         report.counts.update(counted)
     except _REFUSED as exc:
