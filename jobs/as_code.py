@@ -17,6 +17,7 @@ from diep_portal.parsers import load_document
 from jobs import services
 from jobs.models import Job
 from jobs.specs import JobSpecSerializer, error_lines, job_to_spec, spec_diff
+from jobs.triggers import trigger_warnings
 
 JOB_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -92,14 +93,19 @@ def plan_jobs(specs: dict[str, dict[str, Any]], *, prune: bool) -> list[JobChang
 @transaction.atomic
 def apply_jobs(plan: Iterable[JobChange], *, user: Any = None) -> list[str]:
     """Carry out a plan in one transaction. A job to prune that has runs (the ledger
-    keeps them) is disabled instead; returns such notes."""
+    keeps them) is disabled instead; returns such notes and the saved jobs' trigger
+    warnings."""
     notes = []
     for change in plan:
-        if change.action == "create":
-            services.job_create(spec=change.spec, user=user, source="code")
-        elif change.action == "update":
-            job = Job.objects.get(name=change.name)
-            services.job_update(job=job, spec=change.spec, user=user, source="code")
+        if change.action in ("create", "update"):
+            saved = (
+                services.job_create(spec=change.spec, user=user, source="code")
+                if change.action == "create"
+                else services.job_update(
+                    job=Job.objects.get(name=change.name), spec=change.spec, user=user, source="code"
+                )
+            )
+            notes.extend(f"{change.name}: warning: {w}" for w in trigger_warnings(saved, user=user))
         elif change.action == "delete":
             job = Job.objects.get(name=change.name)
             try:

@@ -4,14 +4,19 @@ notifications) and the overlap warnings of the API and admin all use this one ru
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
 
-from diep_portal.aws.s3 import s3_filters_overlap
+from diep_portal.aws.provision.resources import own_buckets
+from diep_portal.aws.s3 import s3_bucket_status, s3_filters_overlap
+from diep_portal.exceptions import AwsError
 from jobs.models import Job
 from jobs.roles import may_see_team
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -94,3 +99,30 @@ def trigger_overlap_warnings(job: Job, *, user: Any = None) -> list[str]:
             "provisioned."
         )
     return warnings
+
+
+def trigger_bucket_warnings(job: Job) -> list[str]:
+    """A warning when the job's trigger bucket does not exist. Not an error: the bucket
+    may be someone else's and made later; until then provisioning skips the trigger.
+    DIEP's own buckets are never checked (provisioning creates them), and a check that
+    cannot reach S3 says nothing rather than holding up the save (one attempt)."""
+    bucket = job.trigger_bucket
+    if not bucket or bucket in own_buckets():
+        return []
+    try:
+        status = s3_bucket_status(bucket=bucket, retries=False)
+    except AwsError as exc:
+        logger.info("trigger.bucket_unchecked", extra={"bucket": bucket, "error": str(exc)})
+        return []
+    if status != "missing":
+        return []
+    return [
+        f"The trigger bucket {bucket!r} does not exist: nothing fires this job until it "
+        "does (DIEP creates only its own buckets, and provisioning skips this trigger). "
+        "Once the bucket exists, run `manage.py provision` to set up its notification."
+    ]
+
+
+def trigger_warnings(job: Job, *, user: Any = None) -> list[str]:
+    """Everything the API and admin warn about a saved job's trigger."""
+    return trigger_bucket_warnings(job) + trigger_overlap_warnings(job, user=user)

@@ -83,12 +83,13 @@ def s3_filters_overlap(*, prefix_a: str, suffix_a: str, prefix_b: str, suffix_b:
     return prefixes and suffixes
 
 
-def s3_bucket_status(*, bucket: str) -> BucketStatus:
+def s3_bucket_status(*, bucket: str, retries: bool = True) -> BucketStatus:
     """HeadBucket as one word: "exists" (ours to use), "missing", or "forbidden"
-    (it exists, in someone else's account or out of our reach)."""
+    (it exists, in someone else's account or out of our reach). `retries=False` makes
+    one attempt, for a check a person is waiting on."""
     try:
         with translate_aws_errors("s3", "HeadBucket"):
-            get_client("s3").head_bucket(Bucket=bucket)
+            get_client("s3", retries=retries).head_bucket(Bucket=bucket)
     except PermanentAwsError as exc:
         if exc.code in _NOT_FOUND_CODES:
             return "missing"

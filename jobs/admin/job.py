@@ -26,7 +26,7 @@ from jobs import cron, selectors, services
 from jobs.admin.forms import FireForm, JobAdminForm, flatten_errors
 from jobs.models import FireSource, Job
 from jobs.specs import FIELD_PATHS, spec_diff
-from jobs.triggers import jobs_for_key, trigger_matches, trigger_overlap_warnings
+from jobs.triggers import jobs_for_key, trigger_matches, trigger_warnings
 
 HISTORY_FIELDS = (
     "job_id",
@@ -219,7 +219,7 @@ class JobAdmin(admin.ModelAdmin):
             saved = services.job_create(spec=spec, user=request.user, source="admin")
         # The admin reads pk and fields from `obj` for its messages and redirect.
         obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
-        for warning in trigger_overlap_warnings(saved, user=request.user):
+        for warning in trigger_warnings(saved, user=request.user):
             self.message_user(request, warning, messages.WARNING)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:

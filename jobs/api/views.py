@@ -28,7 +28,7 @@ from jobs.models import FireSource, Job, JobRun
 from jobs.roles import team_for_job
 from jobs.runs.outcome import run_retry, run_stop
 from jobs.specs import JobSpecSerializer, spec_diff
-from jobs.triggers import trigger_overlap_warnings
+from jobs.triggers import trigger_warnings
 
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -48,7 +48,7 @@ def _job_response(job: Job, code: int = status.HTTP_200_OK, *, warn: Any = None)
     """`warn`: the user to give trigger-overlap warnings to (scoped to what they see)."""
     data = io.JobOutputSerializer(job).data
     if warn is not None:
-        data["warnings"] = trigger_overlap_warnings(job, user=warn)
+        data["warnings"] = trigger_warnings(job, user=warn)
     # The version is the job's entity tag: a client sends it back as If-Match on PATCH.
     return Response(data, status=code, headers={"ETag": f'"{job.version}"'})
 

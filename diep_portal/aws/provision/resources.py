@@ -179,6 +179,11 @@ class Desired:
         return tuple(bucket for bucket in self.trigger_buckets if bucket not in self.buckets)
 
 
+def own_buckets() -> tuple[str, str, str]:
+    """The buckets DIEP creates: raw, curated and artifacts, from settings."""
+    return (settings.DIEP_RAW_BUCKET, settings.DIEP_CURATED_BUCKET, settings.DIEP_ARTIFACTS_BUCKET)
+
+
 def mirror_tables() -> tuple[Table, ...]:
     """The DynamoDB mirror's tables: names from settings, keys as jobs/mirror.py uses."""
     return (
@@ -234,10 +239,11 @@ def desired_infrastructure(
         number_of_workers=int(settings.DIEP_GLUE_NUMBER_OF_WORKERS),
         max_concurrent_runs=int(settings.DIEP_GLUE_MAX_CONCURRENT_RUNS),
     )
+    raw_bucket, curated_bucket, _ = own_buckets()
     return Desired(
         region=settings.AWS_REGION,
-        raw_bucket=settings.DIEP_RAW_BUCKET,
-        curated_bucket=settings.DIEP_CURATED_BUCKET,
+        raw_bucket=raw_bucket,
+        curated_bucket=curated_bucket,
         artifacts_bucket=artifacts_bucket,
         queue=settings.DIEP_INGEST_QUEUE,
         dlq=settings.DIEP_INGEST_DLQ,

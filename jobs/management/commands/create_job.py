@@ -12,6 +12,7 @@ from diep_portal.exceptions import ApplicationError
 from diep_portal.parsers import load_document
 from jobs import services
 from jobs.specs import JobSpecSerializer, error_lines
+from jobs.triggers import trigger_warnings
 
 
 class Command(BaseCommand):
@@ -35,3 +36,5 @@ class Command(BaseCommand):
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"{job.job_id} {job.name} v{job.version}")
+        for warning in trigger_warnings(job):
+            self.stderr.write(f"warning: {warning}")
