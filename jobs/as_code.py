@@ -97,24 +97,29 @@ def apply_jobs(plan: Iterable[JobChange], *, user: Any = None) -> list[str]:
     warnings."""
     notes = []
     for change in plan:
-        if change.action in ("create", "update"):
-            saved = (
-                services.job_create(spec=change.spec, user=user, source="code")
-                if change.action == "create"
-                else services.job_update(
-                    job=Job.objects.get(name=change.name), spec=change.spec, user=user, source="code"
-                )
-            )
-            notes.extend(f"{change.name}: warning: {w}" for w in trigger_warnings(saved, user=user))
-        elif change.action == "delete":
+        if change.action == "create":
+            saved = services.job_create(spec=change.spec, user=user, source="code")
+        elif change.action == "update":
             job = Job.objects.get(name=change.name)
-            try:
-                services.job_delete(job=job, user=user, source="code")
-            except Conflict:
-                if job.enabled:
-                    services.job_set_enabled(job=job, enabled=False, user=user, source="code")
-                notes.append(f"{change.name} has runs, which are kept: disabled instead.")
+            saved = services.job_update(job=job, spec=change.spec, user=user, source="code")
+        elif change.action == "delete":
+            notes.extend(_prune(Job.objects.get(name=change.name), user=user))
+            continue
+        else:
+            continue
+        notes.extend(f"{change.name}: warning: {w}" for w in trigger_warnings(saved, user=user))
     return notes
+
+
+def _prune(job: Job, *, user: Any) -> list[str]:
+    """Delete a job no file describes; one with runs (the ledger keeps them) is disabled."""
+    try:
+        services.job_delete(job=job, user=user, source="code")
+    except Conflict:
+        if job.enabled:
+            services.job_set_enabled(job=job, enabled=False, user=user, source="code")
+        return [f"{job.name} has runs, which are kept: disabled instead."]
+    return []
 
 
 def export_jobs(folder: Path) -> list[Path]:

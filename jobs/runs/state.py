@@ -42,6 +42,12 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+def may_transition(from_state: str, to: str) -> bool:
+    """Whether the state machine allows `from_state` → `to` (a cheap look before a
+    locked `transition_run`, which decides)."""
+    return to in ALLOWED_TRANSITIONS.get(from_state, frozenset())
+
+
 class Stage(IntEnum):
     """When a listener runs, relative to the others. The file ledger first (its rows
     are the run's own), alerts next, admission last: it locks the job row and may start

@@ -4,6 +4,7 @@ advanced by hand, Glue job definitions, and runs fired (and walked) the legal wa
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -17,18 +18,28 @@ from jobs.runs.start import run_start
 from jobs.runs.state import transition_run
 
 
+@contextmanager
+def glue_reads_per_state(aws: str, reads: int) -> Iterator[None]:
+    """Glue runs on the moto server advance one state per `reads` reads (moto's reset
+    keeps this setting, so it is always unset after)."""
+    url = f"{aws}/moto-api/state-manager/set-transition"
+    body = {"model_name": "glue::job_run", "transition": {"progression": "manual", "times": reads}}
+    requests.post(url, json=body, timeout=10).raise_for_status()
+    try:
+        yield
+    finally:
+        requests.post(
+            f"{aws}/moto-api/state-manager/unset-transition",
+            json={"model_name": "glue::job_run"},
+            timeout=10,
+        )
+
+
 @pytest.fixture
 def manual_glue(aws: str) -> Iterator[None]:
     """Glue runs advance one state per read, so a test sees RUNNING before SUCCEEDED."""
-    url = f"{aws}/moto-api/state-manager/set-transition"
-    body = {"model_name": "glue::job_run", "transition": {"progression": "manual", "times": 1}}
-    requests.post(url, json=body, timeout=10).raise_for_status()
-    yield
-    requests.post(
-        f"{aws}/moto-api/state-manager/unset-transition",
-        json={"model_name": "glue::job_run"},
-        timeout=10,
-    )
+    with glue_reads_per_state(aws, 1):
+        yield
 
 
 def create_glue_job(name: str, max_concurrent_runs: int = 10) -> str:

@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import DateTimeField, ExpressionWrapper, F
 from django.utils import timezone
 
 from diep_portal.aws.glue import glue_batch_stop_job_run
@@ -27,19 +28,22 @@ def enforce_timeouts() -> int:
     now = timezone.now()
     grace = timedelta(seconds=settings.DIEP_TIMEOUT_GRACE_SECONDS)
     overdue: dict[str, list[JobRun]] = defaultdict(list)
+    # The deadline is computed by the database: a tick reads only the overdue runs,
+    # not every active one.
+    deadline = ExpressionWrapper(
+        F("started_at") + F("job__timeout_minutes") * timedelta(minutes=1),
+        output_field=DateTimeField(),
+    )
     for run in (
         JobRun.objects.select_related("job")
+        .alias(deadline=deadline)
         .filter(
             engine=Engine.GLUE,
             state__in=(RunState.STARTING, RunState.RUNNING),
-            started_at__isnull=False,
+            deadline__lt=now - grace,
         )
         .exclude(external_run_id="")
     ):
-        if run.started_at is None:
-            continue
-        if run.started_at + timedelta(minutes=run.job.timeout_minutes) + grace >= now:
-            continue
         if transition_run(
             run=run,
             to=RunState.STOPPING,
@@ -56,10 +60,13 @@ def enforce_timeouts() -> int:
         except AwsError as exc:  # the next tick tries again: the runs stay STOPPING
             logger.warning("run.timeout_stop_failed", extra={"error": str(exc)})
             continue
-        for run in runs:
-            if run.external_run_id in result.errors:
+        for stopping in runs:
+            if stopping.external_run_id in result.errors:
                 logger.warning(
                     "run.timeout_stop_refused",
-                    extra={"run_id": str(run.run_id), "error": result.errors[run.external_run_id]},
+                    extra={
+                        "run_id": str(stopping.run_id),
+                        "error": result.errors[stopping.external_run_id],
+                    },
                 )
     return sum(len(runs) for runs in overdue.values())

@@ -18,8 +18,9 @@ from diep_portal.aws.glue import GlueJobRun, glue_get_job_runs
 from diep_portal.exceptions import AwsError
 from jobs.engines.glue.metrics import collect_metrics
 from jobs.engines.glue.timeouts import enforce_timeouts
-from jobs.models import Engine, JobRun, RunState
+from jobs.models import TERMINAL_STATES, Engine, JobRun, RunState
 from jobs.runs.outcome import finish_run
+from jobs.runs.state import may_transition
 
 logger = logging.getLogger(__name__)
 
@@ -69,44 +70,60 @@ def run_sync_state(*, run: JobRun, observed: GlueObservation, source: str) -> bo
     DIEP stopped for running past its timeout ends TIMEOUT, not STOPPED. Failed,
     timed-out and errored runs with attempts left get a retry after backoff.
     """
-    target = GLUE_STATES.get(observed.state)
-    if target is None:
-        logger.warning(
-            "run.unknown_glue_state",
-            extra={"run_id": str(run.run_id), "glue_state": observed.state},
-        )
+    report = _Report.of(run, observed)
+    if report is None:
         return False
-    if target == RunState.STOPPED and run.stop_reason == "timeout":
-        target = RunState.TIMEOUT
-    details: dict[str, Any] = {"glue_state": observed.state}
-    if target in {
-        RunState.SUCCEEDED,
-        RunState.FAILED,
-        RunState.ERROR,
-        RunState.TIMEOUT,
-        RunState.STOPPED,
-    }:
-        if observed.error_message:
-            details["error_message"] = observed.error_message[:10_000]
-        if observed.execution_seconds is not None:
-            details["execution_seconds"] = observed.execution_seconds
-        if observed.dpu_seconds is not None:
-            details["dpu_seconds"] = observed.dpu_seconds
-    if run.state == target:
-        # Same state: only fill in details a terser report left out (events carry no cost).
-        missing = {k: v for k, v in details.items() if getattr(run, k) in (None, "")}
-        if missing:
-            JobRun.objects.filter(pk=run.pk, state=target).update(
+    if run.state == report.target:
+        if missing := report.missing_details(run):
+            JobRun.objects.filter(pk=run.pk, state=report.target).update(
                 **missing, revision=F("revision") + 1
             )
+        return False
+    if not may_transition(run.state, report.target):
+        # A report older than what DIEP knows (RUNNING and later never go back): the
+        # state machine would refuse it under a row lock; refuse it without one.
         return False
     message = f"Glue {observed.state}"
     if observed.error_message:
         message += f": {observed.error_message[:500]}"
-    finished = target in (RunState.SUCCEEDED, RunState.FAILED)
-    if finished and (metrics := collect_metrics(run)):
+    details = dict(report.details)
+    if report.target in (RunState.SUCCEEDED, RunState.FAILED) and (metrics := collect_metrics(run)):
         details["metrics"] = metrics
-    return finish_run(run=run, to=target, source=source, message=message, **details)
+    return finish_run(run=run, to=report.target, source=source, message=message, **details)
+
+
+@dataclass(frozen=True)
+class _Report:
+    """A Glue observation read against one run: the DIEP state it means, and the run
+    fields it fills in (cost and errors only once the run has ended)."""
+
+    target: str
+    details: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, run: JobRun, observed: GlueObservation) -> _Report | None:
+        target = GLUE_STATES.get(observed.state)
+        if target is None:
+            logger.warning(
+                "run.unknown_glue_state",
+                extra={"run_id": str(run.run_id), "glue_state": observed.state},
+            )
+            return None
+        if target == RunState.STOPPED and run.stop_reason == "timeout":
+            target = RunState.TIMEOUT
+        details: dict[str, Any] = {"glue_state": observed.state}
+        if target in TERMINAL_STATES:
+            if observed.error_message:
+                details["error_message"] = observed.error_message[:10_000]
+            if observed.execution_seconds is not None:
+                details["execution_seconds"] = observed.execution_seconds
+            if observed.dpu_seconds is not None:
+                details["dpu_seconds"] = observed.dpu_seconds
+        return cls(target, details)
+
+    def missing_details(self, run: JobRun) -> dict[str, Any]:
+        """Details a terser report left out (events carry no cost)."""
+        return {k: v for k, v in self.details.items() if getattr(run, k) in (None, "")}
 
 
 def run_apply_glue_event(event: Mapping[str, Any]) -> JobRun | None:
@@ -195,15 +212,27 @@ def _poll_one_glue_job(
 ) -> int:
     page_size = 200
     seen = 0
+    # Most runs of a tick are where DIEP already has them: their few missing details
+    # (the Glue state word, mostly) are filled by one UPDATE per distinct value, not
+    # one per run. Only real state changes go through the state machine, one by one.
+    fills: dict[tuple[str, tuple[tuple[str, Any], ...]], list[int]] = defaultdict(list)
     for glue_run in glue_get_job_runs(
         job_name=glue_job_name, max_pages=max_pages, page_size=page_size
     ):
         seen += 1
         run = wanted.pop(glue_run.job_run_id, None)
-        if run is not None and run_sync_state(
-            run=run, observed=GlueObservation.from_job_run(glue_run), source="glue-poll"
-        ):
-            report.runs_changed += 1
+        if run is not None:
+            observed = GlueObservation.from_job_run(glue_run)
+            known = _Report.of(run, observed)
+            if known is not None and known.target == run.state:
+                if missing := known.missing_details(run):
+                    fills[(known.target, tuple(sorted(missing.items())))].append(run.pk)
+            elif run_sync_state(run=run, observed=observed, source="glue-poll"):
+                report.runs_changed += 1
         if not wanted:
             break
+    for (state, fill), pks in fills.items():
+        JobRun.objects.filter(pk__in=pks, state=state).update(
+            **dict(fill), revision=F("revision") + 1
+        )
     return max(1, -(-seen // page_size))

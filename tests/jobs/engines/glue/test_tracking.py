@@ -4,6 +4,7 @@ polled (one GetJobRuns per Glue job) on the moto server over HTTP."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from jobs.engines.glue.tracking import (
     run_sync_state,
 )
 from jobs.models import JobRun, RunState
-from tests.jobs.conftest import create_glue_job, in_state, started_run
+from tests.jobs.conftest import create_glue_job, glue_reads_per_state, in_state, started_run
 
 pytestmark = pytest.mark.django_db
 
@@ -185,3 +186,47 @@ def test_a_poll_that_changed_nothing_logs_at_debug_only(
     with caplog.at_level(logging.DEBUG, logger="jobs.engines.glue.tracking"):
         poll_glue_runs()
     assert [r.levelname for r in caplog.records if r.message == "glue_poll.done"] == ["DEBUG"]
+
+
+@pytest.fixture
+def glue_says_starting(aws: str) -> Iterator[None]:
+    with glue_reads_per_state(aws, 99):
+        yield
+
+
+def test_a_poll_costs_queries_per_change_not_per_run(
+    artifacts: str, glue_says_starting: None, make_job: Any, no_enqueue: Any, settings: Any
+) -> None:
+    """Runs where DIEP already has them cost one UPDATE per distinct detail between
+    them; runs DIEP knows further on than Glue's report (a stale page) cost nothing."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.DIEP_GLUE_JOB_NAMES = ["diep-ingest"]
+    create_glue_job("diep-ingest")
+    runs = [started_run(make_job(name=f"job-{index}")) for index in range(6)]
+    assert {run.state for run in runs} == {RunState.STARTING}
+    # Glue reports STARTING for all six (manual progression); DIEP moved two further.
+    ahead = runs[:2]
+    JobRun.objects.filter(pk__in=[run.pk for run in ahead]).update(state=RunState.RUNNING)
+    revisions = dict(JobRun.objects.values_list("pk", "revision"))
+
+    with CaptureQueriesContext(connection) as first:
+        report = poll_glue_runs()
+    assert report.runs_tracked == 6
+    assert report.runs_changed == 0
+    writes = [q["sql"] for q in first.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(writes) == 1  # four runs' glue_state in one statement
+    after = {run.pk: run for run in JobRun.objects.all()}
+    for run in runs[2:]:
+        assert (after[run.pk].state, after[run.pk].glue_state) == ("STARTING", "STARTING")
+        assert after[run.pk].revision == revisions[run.pk] + 1
+    for run in ahead:  # the stale report moved nothing and wrote nothing
+        assert (after[run.pk].state, after[run.pk].glue_state) == ("RUNNING", "")
+        assert after[run.pk].revision == revisions[run.pk]
+        assert states(after[run.pk])[-1] == "STARTING"  # no event written either
+
+    with CaptureQueriesContext(connection) as steady:
+        poll_glue_runs()
+    assert not [q for q in steady.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(steady.captured_queries) <= 3  # the active runs, the overdue ones
