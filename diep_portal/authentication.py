@@ -27,14 +27,34 @@ class TokenAuthentication(KnoxTokenAuthentication):
         return False
 
 
+# Where a user object keeps its group names for the rest of the request.
+_GROUP_NAMES = "_diep_group_names"
+
+
+def group_names(user: Any) -> frozenset[str]:
+    """The names of the user's groups (roles and teams), one query per request at
+    most: the user object lives as long as the request, and the API's permission
+    check (below) fetches them in its own query."""
+    cached = getattr(user, _GROUP_NAMES, None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True)) if user.pk else frozenset()
+        setattr(user, _GROUP_NAMES, cached)
+    return cached
+
+
 def _has_perm_sql() -> str:
+    """(the user's group names, whether they hold the permission): one round trip for
+    both questions every API request asks."""
     groups = User.groups.through._meta.db_table
+    group_table = Group._meta.db_table
     group_perms = Group.permissions.through._meta.db_table
     user_perms = User.user_permissions.through._meta.db_table
     perms = Permission._meta.db_table
     types = ContentType._meta.db_table
     return (
-        f"SELECT EXISTS (SELECT 1 FROM {groups} ug "  # noqa: S608 - table names only
+        f"SELECT ARRAY(SELECT g.name FROM {groups} ug "  # noqa: S608 - table names only
+        f"JOIN {group_table} g ON g.id = ug.group_id WHERE ug.user_id = %s), "
+        f"EXISTS (SELECT 1 FROM {groups} ug "
         f"JOIN {group_perms} gp ON gp.group_id = ug.group_id "
         f"JOIN {perms} p ON p.id = gp.permission_id "
         f"JOIN {types} ct ON ct.id = p.content_type_id "
@@ -66,10 +86,12 @@ class PermissionBackend(ModelBackend):
         with connection.cursor() as cursor:
             cursor.execute(
                 _has_perm_sql(),
-                [user_obj.pk, codename, app_label, user_obj.pk, codename, app_label],
+                [user_obj.pk, user_obj.pk, codename, app_label, user_obj.pk, codename, app_label],
             )
-            row = cursor.fetchone()
-        return bool(row and row[0])
+            names, allowed = cursor.fetchone()
+        if getattr(user_obj, _GROUP_NAMES, None) is None:
+            setattr(user_obj, _GROUP_NAMES, frozenset(names))
+        return bool(allowed)
 
     def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:

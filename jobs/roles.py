@@ -6,6 +6,8 @@ from typing import Any
 
 from django.contrib.auth.models import User as AuthUser
 
+from diep_portal.authentication import group_names
+
 # "app_label.codename"; the file ledger is read by whoever reads the jobs (team-scoped).
 VIEW = [
     "jobs.view_job",
@@ -63,23 +65,14 @@ def ensure_roles_in_migration(apps: Any) -> None:
     ensure_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
-def _group_names(user: Any) -> frozenset[str]:
-    # One query per request: the user object lives as long as the request does.
-    cached = getattr(user, "_diep_group_names", None)
-    if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True)) if user.pk else frozenset()
-        user._diep_group_names = cached
-    return cached
-
-
 def is_platform_admin(user: Any) -> bool:
     """Superusers and the admin role see and act on every team's jobs."""
-    return bool(user.is_superuser or "admin" in _group_names(user))
+    return bool(user.is_superuser or "admin" in group_names(user))
 
 
 def user_teams(user: Any) -> set[str]:
     """The teams a user belongs to: their groups other than the roles."""
-    return set(_group_names(user) - set(ROLES))
+    return set(group_names(user) - set(ROLES))
 
 
 def may_see_team(user: Any, team: str) -> bool:

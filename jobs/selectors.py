@@ -28,15 +28,20 @@ def visible_jobs(user: Any = None) -> QuerySet[Job]:
     return Job.objects.filter(Q(team="") | Q(team__in=user_teams(user)))
 
 
-def job_get(ref: str | uuid.UUID, *, user: Any = None, fields: Iterable[str] = ()) -> Job:
+def job_get(
+    ref: str | uuid.UUID, *, user: Any = None, fields: Iterable[str] = (), for_update: bool = False
+) -> Job:
     """A job by its public UUID or its name, among those `user` may see; NotFound
     otherwise (another team's job is not found rather than forbidden: its existence is
     not theirs to know).
 
-    `fields` limits the columns loaded, for hot paths that need a few.
+    `fields` limits the columns loaded, for hot paths that need a few; `for_update`
+    locks the row (inside the caller's transaction).
     """
     visible = visible_jobs(user)
     query = visible.only(*fields) if fields else visible
+    if for_update:
+        query = query.select_for_update()
     try:
         job_uuid = ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref))
     except ValueError:

@@ -337,6 +337,60 @@ def job_fire(
     max_concurrent_runs the run waits in QUEUED and starts in FIFO order.
     `manifest_uri` names the files of an event run (etl.contract.Manifest).
     """
+    return _fire(
+        job=job,
+        parameters=parameters,
+        trigger=trigger,
+        user=user,
+        idempotency_key=idempotency_key,
+        capacity_override=capacity_override,
+        manifest_uri=manifest_uri,
+        locked=False,
+    )
+
+
+@transaction.atomic
+def job_fire_by_ref(
+    ref: str,
+    *,
+    parameters: Mapping[str, Any] | None,
+    trigger: str,
+    user: User,
+    idempotency_key: str | None = None,
+    capacity_override: Mapping[str, Any] | None = None,
+) -> FireResult:
+    """`job_fire` for a caller holding only a reference (the API), as `user` sees it:
+    NotFound for a job they may not see. Without a key the job is read once, with its
+    row lock, on the hot path of every service calling DIEP; with one, the key's lock
+    comes first, so a replay in flight gets its Conflict at once rather than waiting
+    for the job row."""
+    locked = idempotency_key is None
+    job = selectors.job_get(ref, user=user, fields=FIRE_FIELDS, for_update=locked)
+    return _fire(
+        job=job,
+        parameters=parameters,
+        trigger=trigger,
+        user=user,
+        idempotency_key=idempotency_key,
+        capacity_override=capacity_override,
+        manifest_uri=None,
+        locked=locked,
+    )
+
+
+def _fire(
+    *,
+    job: Job,
+    parameters: Mapping[str, Any] | None,
+    trigger: str,
+    user: User,
+    idempotency_key: str | None,
+    capacity_override: Mapping[str, Any] | None,
+    manifest_uri: str | None,
+    locked: bool,
+) -> FireResult:
+    """job_fire's body, in the caller's transaction; `locked`: `job` was read with
+    FIRE_FIELDS and its row lock in this transaction."""
     overrides = _check_parameters(job, parameters or {})
     fingerprint = request_fingerprint(overrides, capacity_override or {})
     if idempotency_key:
@@ -351,23 +405,25 @@ def job_fire(
             return FireResult(run=existing, created=False)
 
     # The row lock serialises admission per job; only what firing reads is fetched.
-    locked = Job.objects.select_for_update().only(*FIRE_FIELDS).get(pk=job.pk)
-    if not locked.enabled:
-        raise Conflict(f"Job {locked.name!r} is disabled.")
-    if problems := job_run_refusals(locked):
-        raise Conflict(f"Job {locked.name!r} cannot run: {' '.join(problems)}")
-    merged = {**locked.parameters, **overrides}
-    if errors := validators.schema_errors(locked.parameters_schema, merged):
+    locked_job = (
+        job if locked else Job.objects.select_for_update().only(*FIRE_FIELDS).get(pk=job.pk)
+    )
+    if not locked_job.enabled:
+        raise Conflict(f"Job {locked_job.name!r} is disabled.")
+    if problems := job_run_refusals(locked_job):
+        raise Conflict(f"Job {locked_job.name!r} cannot run: {' '.join(problems)}")
+    merged = {**locked_job.parameters, **overrides}
+    if errors := validators.schema_errors(locked_job.parameters_schema, merged):
         raise ValidationFailed.from_fields({"parameters": errors})
     try:
-        run_capacity = resolve_capacity(locked.capacity, capacity_override)
+        run_capacity = resolve_capacity(locked_job.capacity, capacity_override)
     except CapacityError as exc:
         raise ValidationFailed.from_fields({"capacity": exc.errors}) from exc
     run_id = uuid.uuid4()
     run = admit_run(
-        job=locked,
+        job=locked_job,
         run_id=run_id,
-        job_version_id=locked.current_version_id,
+        job_version_id=locked_job.current_version_id,
         trigger=trigger,
         requested_by=author_of(user),
         idempotency_key=idempotency_key or None,
@@ -375,11 +431,11 @@ def job_fire(
         parameters=merged,
         capacity=run_capacity,
         arguments=render_arguments(
-            job=locked,
+            job=locked_job,
             run_id=run_id,
             parameters=merged,
             manifest_uri=manifest_uri,
-            bookmark=_bookmark(locked, manifest_uri),
+            bookmark=_bookmark(locked_job, manifest_uri),
         ),
         actor=author_of(user),
         source=trigger,

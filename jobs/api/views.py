@@ -292,8 +292,8 @@ class JobFireApi(ApiView):
             raise ValidationFailed.from_fields(
                 {"Idempotency-Key": ["1 to 255 printable ASCII characters without spaces."]}
             )
-        result = services.job_fire(
-            job=selectors.job_get(job_ref, user=request.user, fields=services.FIRE_FIELDS),
+        result = services.job_fire_by_ref(
+            job_ref,
             parameters=body.validated_data["parameters"],
             trigger=FireSource.API,
             user=request.user,
