@@ -345,37 +345,21 @@ def job_fire(
         idempotency_key=idempotency_key,
         capacity_override=capacity_override,
         manifest_uri=manifest_uri,
-        locked=False,
     )
 
 
 @transaction.atomic
 def job_fire_by_ref(
-    ref: str,
-    *,
-    parameters: Mapping[str, Any] | None,
-    trigger: str,
-    user: User,
-    idempotency_key: str | None = None,
-    capacity_override: Mapping[str, Any] | None = None,
+    ref: str, *, user: User, idempotency_key: str | None = None, **request: Any
 ) -> FireResult:
     """`job_fire` for a caller holding only a reference (the API), as `user` sees it:
-    NotFound for a job they may not see. Without a key the job is read once, with its
-    row lock, on the hot path of every service calling DIEP; with one, the key's lock
-    comes first, so a replay in flight gets its Conflict at once rather than waiting
-    for the job row."""
+    NotFound for a job they may not see; `request` as job_fire takes it. Without a key
+    the job is read once, with its row lock, on the hot path of every service calling
+    DIEP; with one, the key's lock comes first, so a replay in flight gets its Conflict
+    at once rather than waiting for the job row."""
     locked = idempotency_key is None
     job = selectors.job_get(ref, user=user, fields=FIRE_FIELDS, for_update=locked)
-    return _fire(
-        job=job,
-        parameters=parameters,
-        trigger=trigger,
-        user=user,
-        idempotency_key=idempotency_key,
-        capacity_override=capacity_override,
-        manifest_uri=None,
-        locked=locked,
-    )
+    return _fire(job=job, user=user, idempotency_key=idempotency_key, locked=locked, **request)
 
 
 def _fire(
@@ -385,9 +369,9 @@ def _fire(
     trigger: str,
     user: User,
     idempotency_key: str | None,
-    capacity_override: Mapping[str, Any] | None,
-    manifest_uri: str | None,
-    locked: bool,
+    capacity_override: Mapping[str, Any] | None = None,
+    manifest_uri: str | None = None,
+    locked: bool = False,
 ) -> FireResult:
     """job_fire's body, in the caller's transaction; `locked`: `job` was read with
     FIRE_FIELDS and its row lock in this transaction."""
