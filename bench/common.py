@@ -1,9 +1,13 @@
-"""Helpers shared by the benchmarks: a throwaway PostgreSQL database per run."""
+"""Helpers shared by the benchmarks: a throwaway PostgreSQL database per run, servers
+stopped for sure, and a clock that tells the portal's time from the emulator's."""
 
 from __future__ import annotations
 
 import signal
 import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 import psycopg
@@ -38,3 +42,65 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+class Clock:
+    """Wall time of a block, split into time waiting on an AWS service (the emulator's
+    share, not the portal's), in database queries, and the rest: the portal's own time
+    is the total less the AWS wait. `client`: the boto3 client whose calls are timed
+    (one call at a time: the benchmarks' consumers and pollers are sequential)."""
+
+    def __init__(self, client: Any, *, service: str) -> None:
+        self.service = service
+        self.total = self.aws = self.database = 0.0
+        self._aws_began = 0.0
+        prefix = client.meta.service_model.endpoint_prefix
+        client.meta.events.register(f"before-send.{prefix}", self._aws_start)
+        client.meta.events.register(f"after-call.{prefix}", self._aws_end)
+
+    def _aws_start(self, **_: Any) -> None:
+        self._aws_began = time.perf_counter()
+
+    def _aws_end(self, **_: Any) -> None:
+        self.aws += time.perf_counter() - self._aws_began
+
+    def _query(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.database += time.perf_counter() - began
+
+    def __enter__(self) -> None:
+        from django.db import connection
+
+        self._wrapper = connection.execute_wrapper(self._query)
+        self._wrapper.__enter__()
+        self._began = time.perf_counter()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.total += time.perf_counter() - self._began
+        self._wrapper.__exit__(*exc)
+
+    def split(self) -> Split:
+        split = Split(self.total, self.aws, self.database, self.service)
+        self.total = self.aws = self.database = 0.0
+        return split
+
+
+@dataclass(frozen=True)
+class Split:
+    total: float
+    aws: float
+    database: float
+    service: str
+
+    @property
+    def portal(self) -> float:
+        return self.total - self.aws
+
+    def __str__(self) -> str:
+        return (
+            f"{self.total:.2f} s ({self.portal:.2f} s portal, of which {self.database:.2f} s "
+            f"database; {self.aws:.2f} s waiting on {self.service})"
+        )

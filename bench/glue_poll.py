@@ -13,16 +13,14 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import create_database, drop_database  # noqa: E402
+from bench.common import Clock, create_database, drop_database  # noqa: E402
 
 SUFFIX = "_bench_poll"
 
@@ -61,64 +59,6 @@ def main() -> None:
 
         connections.close_all()
         drop_database(database_url, SUFFIX)
-
-
-class Clock:
-    """Wall time of a block, split into time waiting on Glue (the emulator's share, not
-    the portal's), in database queries, and the rest: the portal's own time is the
-    total less the Glue wait."""
-
-    def __init__(self, glue: Any) -> None:
-        self.total = self.aws = self.database = 0.0
-        self._aws_began = 0.0
-        glue.meta.events.register("before-send.glue", self._aws_start)
-        glue.meta.events.register("after-call.glue", self._aws_end)
-
-    def _aws_start(self, **_: Any) -> None:
-        self._aws_began = time.perf_counter()
-
-    def _aws_end(self, **_: Any) -> None:
-        self.aws += time.perf_counter() - self._aws_began
-
-    def _query(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        began = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self.database += time.perf_counter() - began
-
-    def __enter__(self) -> None:
-        from django.db import connection
-
-        self._wrapper = connection.execute_wrapper(self._query)
-        self._wrapper.__enter__()
-        self._began = time.perf_counter()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.total += time.perf_counter() - self._began
-        self._wrapper.__exit__(*exc)
-
-    def split(self) -> Split:
-        split = Split(self.total, self.aws, self.database)
-        self.total = self.aws = self.database = 0.0
-        return split
-
-
-@dataclass(frozen=True)
-class Split:
-    total: float
-    aws: float
-    database: float
-
-    @property
-    def portal(self) -> float:
-        return self.total - self.aws
-
-    def __str__(self) -> str:
-        return (
-            f"{self.total:.2f} s ({self.portal:.2f} s portal, of which {self.database:.2f} s "
-            f"database; {self.aws:.2f} s waiting on Glue)"
-        )
 
 
 def run_benchmark(total_runs: int, glue_jobs: int, endpoint: str) -> None:
@@ -200,7 +140,7 @@ def run_benchmark(total_runs: int, glue_jobs: int, endpoint: str) -> None:
 
     calls: list[str] = []
     glue.meta.events.register("before-call.glue", lambda model, **_: calls.append(model.name))
-    clock = Clock(glue)
+    clock = Clock(glue, service="Glue")
 
     with clock:
         report = poll_glue_runs()
