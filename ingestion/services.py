@@ -30,7 +30,7 @@ from jobs import services as job_services
 from jobs.locations import Grants, Location
 from jobs.models import FireSource, Job, JobRun, RunState
 from jobs.runs.state import RunEnded, RunRetried
-from jobs.triggers import trigger_matches
+from jobs.triggers import S3Trigger
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +62,15 @@ def files_record(
     if job is not None:
         candidates = candidates.filter(pk=job.pk)
     jobs = list(candidates.only(*_ROUTING))
+    # Each job's trigger built once per batch, not once per (event, job) pair.
+    triggers = [(job, trigger) for job in jobs if (trigger := S3Trigger.of(job)) is not None]
     grants = Grants.load({job.team for job in jobs})
     # Raw SQL skips the fields' conversions: SQLite stores datetimes as naive UTC text.
     adapt_datetime = connection.ops.adapt_datetimefield_value
     now = timezone.now()
     fresh: dict[tuple[object, ...], tuple[object, ...]] = {}
     for event in events:
-        matched = [job for job in jobs if trigger_matches(job, event.bucket, event.key)]
+        matched = [job for job, trigger in triggers if trigger.matches(event.bucket, event.key)]
         if not matched:
             report.unrouted += 1
         identity = event.version_id or event.etag or ""

@@ -186,10 +186,15 @@ def _triggers_overlapping(location: Location) -> Q:
 def _neighbours(mine: JobLocations, exclude_pk: int | None) -> list[JobLocations]:
     """The other jobs whose locations may collide with this one's (one indexed query, not
     every job of the bucket: creating the 10,000th job stays as cheap as the first)."""
+    shared_destination = _uris_overlapping("destination_uri", mine.destination)
+    if not mine.overwrites:
+        # Appending jobs may share a destination; only an overwriting one collides. (A
+        # hundred jobs appending to one table would otherwise each load all the others.)
+        shared_destination &= Q(destination_mode=WriteMode.OVERWRITE)
     collides = (
         _uris_overlapping("source_uri", mine.destination)
         | _triggers_overlapping(mine.destination)
-        | _uris_overlapping("destination_uri", mine.destination)
+        | shared_destination
     )
     for _, location in mine.reads():
         collides |= _uris_overlapping("destination_uri", location)

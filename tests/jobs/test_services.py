@@ -190,3 +190,29 @@ def test_retry_keeps_version_and_parameters(make_job: Any, no_enqueue: Any) -> N
     assert retry.job_version_id == run.job_version_id
     assert retry.parameters == run.parameters
     assert retry.arguments["--batch_size"] == "500"
+
+
+def test_jobs_appending_to_one_destination_do_not_load_each_other(make_job: Any) -> None:
+    """Creating the hundredth job appending to a shared table costs what the first did:
+    only jobs that could collide are loaded (one overwriting, any reading the output)."""
+    from jobs.locations import JobLocations, _neighbours
+    from jobs.models import Job
+
+    shared = {"uri": "s3://diep-curated/orders/", "format": "parquet", "mode": "append"}
+    for index in range(3):
+        make_job(name=f"appender-{index}", trigger=None, schedule=None, destination=shared)
+
+    def newcomer(mode: str) -> JobLocations:
+        return JobLocations.of_job(
+            Job(
+                name="newcomer",
+                source_uri="s3://diep-raw/orders/",
+                destination_uri=shared["uri"],
+                destination_mode=mode,
+            )
+        )
+
+    assert _neighbours(newcomer("append"), exclude_pk=None) == []
+    overwriting = newcomer("overwrite")
+    loaded = _neighbours(overwriting, exclude_pk=None)
+    assert sorted(other.name for other in loaded) == ["appender-0", "appender-1", "appender-2"]
