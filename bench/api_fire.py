@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python bench/api_fire.py`, as `make bench` runs it
 
-from bench.common import create_database, drop_database, stop  # noqa: E402
+from bench.common import create_database, drop_database, free_port, stop  # noqa: E402
 
 BROKER = "redis://127.0.0.1:6379/13"
 BENCH_SUFFIX = "_bench_api"
@@ -104,13 +103,6 @@ def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
             return proc
     stop(proc)
     raise RuntimeError("gunicorn did not start")
-
-
-def free_port() -> int:
-    """A port nobody listens on (a fixed one could be a stale server's)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 Request = Callable[[requests.Session], requests.Response]

@@ -4,6 +4,7 @@ stopped for sure, and a clock that tells the portal's time from the emulator's."
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -32,6 +33,37 @@ def drop_database(database_url: str, suffix: str) -> None:
     server, name = _server_and_name(database_url, suffix)
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    """A port nobody listens on (a fixed one could be a stale server's)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def moto_process(port: int) -> subprocess.Popen[bytes]:
+    """A moto server in a process of its own, serving once it answers: the emulator's
+    work then runs beside the portal's, as AWS would, not under the portal's GIL."""
+    import sys
+
+    import requests
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
+        except requests.RequestException:
+            time.sleep(0.2)
+        else:
+            return process
+    stop(process)
+    raise RuntimeError("the moto server did not start")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from datetime import timedelta
@@ -25,7 +26,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Clock, create_database, drop_database  # noqa: E402
+from bench.common import (  # noqa: E402
+    Clock,
+    create_database,
+    drop_database,
+    free_port,
+    moto_process,
+    stop,
+)
 
 SUFFIX = "_bench_events"
 
@@ -53,20 +61,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--e2e-events", type=int, default=2000)
     parser.add_argument("--processing-events", type=int, default=20_000)
-    parser.add_argument("--port", type=int, default=18767)
+    parser.add_argument("--port", type=int, default=0, help="the moto server's (0: a free one)")
+    parser.add_argument("--rounds", type=int, default=3, help="processing rounds")
     parser.add_argument("--skip-e2e", action="store_true")
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith("postgres"):
         sys.exit("DATABASE_URL must point at PostgreSQL")
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
-    server.start()
+    port = args.port or free_port()
+    server = moto_process(port)
     os.environ.update(
         {
             "DATABASE_URL": create_database(database_url, SUFFIX),
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{args.port}",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
             "DJANGO_SETTINGS_MODULE": "diep_portal.settings",
@@ -81,14 +88,14 @@ def main() -> None:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        processing(args.processing_events)
+        processing(args.processing_events, args.rounds)
         if not args.skip_e2e:
             end_to_end(args.e2e_events)
     finally:
         from django.db import connections
 
         connections.close_all()
-        server.stop()
+        stop(server)
         drop_database(database_url, SUFFIX)
 
 
@@ -136,7 +143,7 @@ def profiled(step: Any, name: str) -> None:
     profile.dump_stats(Path(folder) / f"{name}.prof")
 
 
-def processing(total: int) -> None:
+def processing(total: int, rounds: int) -> None:
     from django.conf import settings
     from django.db import connection
     from django.utils import timezone
@@ -150,46 +157,62 @@ def processing(total: int) -> None:
     get_client("s3").create_bucket(Bucket=settings.DIEP_ARTIFACTS_BUCKET)
     # A coalescing window, as bursts are meant to be ingested: runs of up to 500 files.
     jobs = make_jobs("proc-raw", 10, window_seconds=60)
-    messages = [
-        SqsMessage(
-            message_id=str(n),
-            receipt_handle=str(n),
-            sent_at_ms=None,
-            body=s3_body("proc-raw", f"in/{n % 10}/f{n:06d}.csv", n),
-            receive_count=1,
+    table = IngestedFile._meta.db_table
+
+    def messages_of(round_: int) -> list[SqsMessage]:
+        first = round_ * total
+        return [
+            SqsMessage(
+                message_id=str(n),
+                receipt_handle=str(n),
+                sent_at_ms=None,
+                body=s3_body("proc-raw", f"in/{n % 10}/f{n:07d}.csv", n),
+                receive_count=1,
+            )
+            for n in range(first, first + total)
+        ]
+
+    # Rounds alternate the two, each on an empty ledger, so drift in the machine's
+    # speed (a shared VM) lands on both sides of the ratio alike; the median counts.
+    ratios, rates = [], []
+    for round_ in range(rounds):
+        messages = messages_of(round_)
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {table}")
+
+        def ingest(messages: list[SqsMessage] = messages) -> None:
+            # As the consumer does: up to DIEP_CONSUMER_MAX_BATCH messages a transaction.
+            batch = settings.DIEP_CONSUMER_MAX_BATCH
+            for start in range(0, total, batch):
+                process_batch(messages[start : start + batch])
+            files_flush(now=timezone.now() + timedelta(hours=1))  # close the last windows
+
+        began = time.perf_counter()
+        profiled(ingest, f"processing-{round_}")
+        diep_seconds = time.perf_counter() - began
+        bound = IngestedFile.objects.filter(state=FileState.BATCHED).count()
+        assert bound == total, bound
+        rows = list(
+            IngestedFile.objects.values_list("job_id", "bucket", "key", "identity", "etag", "size")
         )
-        for n in range(total)
-    ]
-
-    def ingest() -> None:
-        # As the consumer does: up to DIEP_CONSUMER_MAX_BATCH messages per transaction.
-        batch = settings.DIEP_CONSUMER_MAX_BATCH
-        for start in range(0, total, batch):
-            process_batch(messages[start : start + batch])
-        files_flush(now=timezone.now() + timedelta(hours=1))  # close the last windows
-
-    began = time.perf_counter()
-    profiled(ingest, "processing")
-    diep_seconds = time.perf_counter() - began
-    bound = IngestedFile.objects.filter(state=FileState.BATCHED).count()
-    assert bound == total, bound
-    rows = list(
-        IngestedFile.objects.values_list("job_id", "bucket", "key", "identity", "etag", "size")
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {IngestedFile._meta.db_table}")
-    objects = [
-        IngestedFile(job_id=j, bucket=b, key=k, identity=i, etag=e, size=s, state="RECEIVED")
-        for j, b, k, i, e, s in rows
-    ]
-    began = time.perf_counter()
-    IngestedFile.objects.bulk_create(objects, batch_size=1000)
-    raw_seconds = time.perf_counter() - began
-    diep_rate, raw_rate = total / diep_seconds, total / raw_seconds
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {table}")
+        objects = [
+            IngestedFile(job_id=j, bucket=b, key=k, identity=i, etag=e, size=s, state="RECEIVED")
+            for j, b, k, i, e, s in rows
+        ]
+        began = time.perf_counter()
+        IngestedFile.objects.bulk_create(objects, batch_size=1000)
+        raw_seconds = time.perf_counter() - began
+        rates.append((total / diep_seconds, total / raw_seconds))
+        ratios.append(raw_seconds / diep_seconds)
+    diep_rate = statistics.median(diep for diep, _ in rates)
+    raw_rate = statistics.median(raw for _, raw in rates)
     print(
-        f"processing {total} events over {len(jobs)} jobs: DIEP {diep_rate:,.0f} events/s "
-        f"(parse, route, ledger, bind to runs + manifests), raw bulk INSERT {raw_rate:,.0f} "
-        f"rows/s; ratio {diep_rate / raw_rate:.2f} (target >= 0.3)"
+        f"processing {total} events over {len(jobs)} jobs, {rounds} rounds: DIEP "
+        f"{diep_rate:,.0f} events/s (parse, route, ledger, bind to runs + manifests), raw "
+        f"bulk INSERT {raw_rate:,.0f} rows/s; ratio median {statistics.median(ratios):.2f}, "
+        f"min {min(ratios):.2f} (target >= 0.3)"
     )
 
 

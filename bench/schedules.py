@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -48,6 +49,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18768)
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--alternative", action="store_true")
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="processes burning CPU meanwhile (a busy machine: lateness must hold)",
+    )
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith("postgres"):
@@ -78,7 +85,7 @@ def main() -> None:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        dispatcher(args.jobs, args.duration)
+        dispatcher(args.jobs, args.duration, busy=args.busy)
         if args.alternative:
             per_job_entries(args.jobs, args.duration)
     finally:
@@ -99,9 +106,26 @@ def start(command: list[str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def make_jobs(count: int, first_tick: Any) -> None:
+def procfile_worker(name: str) -> list[str]:
+    """The Procfile's `name` worker as deployed (pool, concurrency, queues), at the
+    benchmark's log level: what the lateness depends on is measured as it runs."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        entry, _, command = line.partition(":")
+        if entry == name:
+            words = shlex.split(command)
+            celery = words[words.index("diep_portal") + 1 :]
+            level = celery.index("-l")
+            return [*celery[:level], "-l", "warning", *celery[level + 2 :]]
+    raise LookupError(f"no {name!r} in the Procfile")
+
+
+def make_jobs(count: int) -> Any:
+    """The scheduled jobs, their first ticks a minute after they exist (creating
+    10,000 takes minutes: ticks counted from before would all be overdue at the start,
+    a backlog the measurement would take for lateness); returns the first tick."""
     from django.conf import settings
     from django.db import transaction
+    from django.utils import timezone
 
     from diep_portal.aws.session import get_client
     from jobs import services
@@ -133,36 +157,39 @@ def make_jobs(count: int, first_tick: Any) -> None:
             spec.is_valid(raise_exception=True)
             services.job_create(spec=spec.validated_data, user=None, source="bench")
         # Phases spread evenly over the period: ~count / 600 ticks due every second.
+        first_tick = timezone.now() + timedelta(seconds=60)
         for index, pk in enumerate(Job.objects.order_by("pk").values_list("pk", flat=True)):
             offset = PERIOD * index / count
             Job.objects.filter(pk=pk).update(next_fire_at=first_tick + offset)
+    return first_tick
 
 
-def dispatcher(count: int, duration: int) -> None:
+def dispatcher(count: int, duration: int, *, busy: int = 0) -> None:
     from django.utils import timezone
 
     from jobs.models import FireSource, Job, JobRun
 
     began = time.perf_counter()
-    first_tick = timezone.now() + timedelta(seconds=60)
-    make_jobs(count, first_tick)
+    first_tick = make_jobs(count)
     print(f"{count} scheduled jobs created in {time.perf_counter() - began:.0f} s")
     logs = Path(os.environ.get("TMPDIR", "/tmp"))
-    worker = start(
-        ["worker", "-Q", "runs,maintenance", "-c", "2", "-l", "warning", "-n", "bench@%h"],
-        logs / "bench-schedules-worker.log",
-    )
+    worker = start(procfile_worker("worker"), logs / "bench-schedules-worker.log")
     beat = start(
         ["beat", "-l", "warning", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
         logs / "bench-schedules-beat.log",
     )
-    wait = (first_tick - timezone.now()).total_seconds()
-    time.sleep(max(wait, 0))
-    window_start = timezone.now()
-    beat_cpu = cpu_seconds(beat.pid)
-    time.sleep(duration)
-    window_end = timezone.now()
-    beat_cpu = cpu_seconds(beat.pid) - beat_cpu
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+    try:
+        wait = (first_tick - timezone.now()).total_seconds()
+        time.sleep(max(wait, 0))
+        window_start = timezone.now()
+        beat_cpu = cpu_seconds(beat.pid)
+        time.sleep(duration)
+        window_end = timezone.now()
+        beat_cpu = cpu_seconds(beat.pid) - beat_cpu
+    finally:
+        for burner in burners:
+            stop(burner)
     time.sleep(10)  # let the last ticks' runs land
     stop(beat)
     stop(worker)
@@ -191,7 +218,8 @@ def dispatcher(count: int, duration: int) -> None:
     p50 = statistics.median(lateness) if lateness else float("nan")
     p99 = lateness[int(len(lateness) * 0.99) - 1] if lateness else float("nan")
     print(
-        f"dispatcher (one Beat entry, indexed next_fire_at): {duration} s, {count} jobs\n"
+        f"dispatcher (one Beat entry, indexed next_fire_at): {duration} s, {count} jobs, "
+        f"{busy} CPU burner(s) beside it\n"
         f"  ticks due {due}, runs fired {fired} ({fired / max(duration, 1) * 60:,.0f}/min), "
         f"doubles {doubles}, missed {due - fired}\n"
         f"  lateness p50 {p50:.2f} s, p99 {p99:.2f} s, max {lateness[-1] if lateness else 0:.2f} s "

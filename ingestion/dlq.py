@@ -14,8 +14,8 @@ from django.utils import timezone
 from diep_portal.aws.sqs import (
     SqsMessage,
     sqs_delete_batch,
-    sqs_depth,
     sqs_extend_visibility,
+    sqs_get_queue_attributes,
     sqs_queue_arn,
     sqs_queue_url,
     sqs_receive,
@@ -150,10 +150,18 @@ def dlq_redrive_all(*, user: Any) -> str:
     return f"moved {moved} message(s)"
 
 
-def dlq_check_depth() -> int:
-    """The DLQ's depth, alerting the operators when it reaches DIEP_DLQ_ALERT_DEPTH."""
-    dlq_url = sqs_queue_url(queue_name=settings.DIEP_INGEST_DLQ)
-    depth = sqs_depth(queue_url=dlq_url)
+def dlq_check_depth() -> int | None:
+    """The DLQ's depth, alerting the operators when it reaches DIEP_DLQ_ALERT_DEPTH;
+    None when there is no DLQ yet (a warning each check says how to make it, not a
+    traceback a minute)."""
+    attributes = sqs_get_queue_attributes(queue_name=settings.DIEP_INGEST_DLQ)
+    if attributes is None:
+        logger.warning(
+            "dlq.missing",
+            extra={"queue": settings.DIEP_INGEST_DLQ, "hint": "manage.py provision creates it"},
+        )
+        return None
+    depth = int(attributes.get("ApproximateNumberOfMessages", "0"))
     check_dlq_depth(depth=depth)
     return depth
 

@@ -37,8 +37,8 @@ def backfill_run(backfill_id: int) -> None:
 
 
 @diep_task(name="ingestion.check_dlq_depth", queue=Queue.MAINTENANCE)
-def check_dlq_depth() -> int:
-    """Alert when the DLQ fills up (ingestion.dlq); the depth."""
+def check_dlq_depth() -> int | None:
+    """Alert when the DLQ fills up (ingestion.dlq); the depth (None: no DLQ yet)."""
     return dlq_check_depth()
 
 
