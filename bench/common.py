@@ -84,7 +84,7 @@ class Clock:
 
     def __init__(self, client: Any, *, service: str) -> None:
         self.service = service
-        self.total = self.aws = self.database = 0.0
+        self.total = self.aws = self.database = self.cpu = 0.0
         self._aws_began = 0.0
         prefix = client.meta.service_model.endpoint_prefix
         client.meta.events.register(f"before-send.{prefix}", self._aws_start)
@@ -108,15 +108,16 @@ class Clock:
 
         self._wrapper = connection.execute_wrapper(self._query)
         self._wrapper.__enter__()
-        self._began = time.perf_counter()
+        self._began, self._cpu_began = time.perf_counter(), time.process_time()
 
     def __exit__(self, *exc: Any) -> None:
         self.total += time.perf_counter() - self._began
+        self.cpu += time.process_time() - self._cpu_began
         self._wrapper.__exit__(*exc)
 
     def split(self) -> Split:
-        split = Split(self.total, self.aws, self.database, self.service)
-        self.total = self.aws = self.database = 0.0
+        split = Split(self.total, self.aws, self.database, self.cpu, self.service)
+        self.total = self.aws = self.database = self.cpu = 0.0
         return split
 
 
@@ -125,6 +126,7 @@ class Split:
     total: float
     aws: float
     database: float
+    cpu: float  # this process's CPU: the portal's own work, whatever it waited on
     service: str
 
     @property
@@ -134,5 +136,5 @@ class Split:
     def __str__(self) -> str:
         return (
             f"{self.total:.2f} s ({self.portal:.2f} s portal, of which {self.database:.2f} s "
-            f"database; {self.aws:.2f} s waiting on {self.service})"
+            f"database; {self.aws:.2f} s waiting on {self.service}; {self.cpu:.2f} s CPU)"
         )
