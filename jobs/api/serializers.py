@@ -48,7 +48,7 @@ class JobOutputSerializer(serializers.Serializer):
         child=serializers.CharField(),
         required=False,
         help_text="On create and change: problems worth knowing that do not block the save "
-        "(e.g. a trigger overlapping another job's).",
+        "(a trigger bucket that does not exist, a trigger overlapping another job's).",
     )
 
     def to_representation(self, instance: Job) -> dict[str, Any]:

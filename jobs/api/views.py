@@ -45,7 +45,7 @@ def _validated_spec(data: Any, user: Any, *, current_team: str | None = None) ->
 
 
 def _job_response(job: Job, code: int = status.HTTP_200_OK, *, warn: Any = None) -> Response:
-    """`warn`: the user to give trigger-overlap warnings to (scoped to what they see)."""
+    """`warn`: the user to give trigger warnings to (scoped to what they see)."""
     data = io.JobOutputSerializer(job).data
     if warn is not None:
         data["warnings"] = trigger_warnings(job, user=warn)
