@@ -16,7 +16,7 @@ from django.core.management import get_commands
 from diep_portal.celery import Queue
 
 ROOT = Path(__file__).resolve().parents[1]
-APP_SERVICES = ("migrate", "web", "worker", "alerts", "beat", "consumer")
+APP_SERVICES = ("migrate", "web", "worker", "etl", "alerts", "beat", "consumer")
 # Read by libraries rather than by our settings: boto3's credential chain, and
 # prometheus_client's multi-process mode (also read in diep_portal/observability.py).
 LIBRARY_VARIABLES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
@@ -45,11 +45,11 @@ def command_of(service: dict[str, Any]) -> list[str]:
 
 def test_services_and_their_dependencies(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    expected = {"postgres", "redis", "moto", "migrate", "web", "worker", "alerts", "beat"}
-    assert set(services) == expected | {"consumer", "flower"}
-    for name in ("postgres", "redis", "moto", "web", "worker", "alerts", "flower"):
+    expected = {"postgres", "redis", "moto", "migrate", "web", "worker", "etl", "alerts"}
+    assert set(services) == expected | {"beat", "consumer", "flower"}
+    for name in ("postgres", "redis", "moto", "web", "worker", "etl", "alerts", "flower"):
         assert "healthcheck" in services[name], name
-    for name in ("web", "worker", "alerts", "beat", "consumer"):
+    for name in ("web", "worker", "etl", "alerts", "beat", "consumer"):
         depends = services[name]["depends_on"]
         assert depends["postgres"]["condition"] == "service_healthy"
         assert depends["migrate"]["condition"] == "service_completed_successfully"
@@ -62,15 +62,15 @@ def queues_of(service: dict[str, Any]) -> set[str]:
     return set(words[words.index("-Q") + 1].split(",")) if "-Q" in words else set()
 
 
-def test_alerts_have_a_worker_of_their_own(compose: dict[str, Any]) -> None:
-    """A slow webhook receiver must never hold the slot a run start is waiting for."""
+def test_slow_work_has_workers_of_its_own(compose: dict[str, Any]) -> None:
+    """A slow webhook receiver or a minutes-long local ETL run must never hold the slot
+    a run start or the one-second schedule tick is waiting for."""
     services = compose["services"]
-    served = {name: queues_of(services[name]) for name in ("worker", "alerts")}
+    served = {name: queues_of(services[name]) for name in ("worker", "etl", "alerts")}
+    assert served["worker"] == {Queue.RUNS.value, Queue.MAINTENANCE.value}
+    assert served["etl"] == {Queue.ETL.value}
     assert served["alerts"] == {Queue.ALERTS.value}
-    assert Queue.ALERTS.value not in served["worker"]
-    assert Queue.RUNS.value in served["worker"]
-    every_queue = {queue.value for queue in Queue}
-    assert served["worker"] | served["alerts"] == every_queue
+    assert set().union(*served.values()) == {queue.value for queue in Queue}
 
 
 def test_every_command_exists(compose: dict[str, Any]) -> None:
