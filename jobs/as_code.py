@@ -17,7 +17,7 @@ from diep_portal.parsers import load_document
 from jobs import services
 from jobs.models import Job
 from jobs.specs import JobSpecSerializer, error_lines, job_to_spec, spec_diff
-from jobs.triggers import trigger_warnings
+from jobs.triggers import missing_bucket_warnings, trigger_overlap_warnings
 
 JOB_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -90,25 +90,31 @@ def plan_jobs(specs: dict[str, dict[str, Any]], *, prune: bool) -> list[JobChang
     return plan
 
 
-@transaction.atomic
 def apply_jobs(plan: Iterable[JobChange], *, user: Any = None) -> list[str]:
     """Carry out a plan in one transaction. A job to prune that has runs (the ledger
-    keeps them) is disabled instead; returns such notes and the saved jobs' trigger
-    warnings."""
-    notes = []
+    keeps them) is disabled instead; returns such notes, then the saved jobs' trigger
+    warnings (S3 is asked after the commit, once per bucket, not with rows locked)."""
+    with transaction.atomic():
+        notes, saved = _apply(plan, user=user)
+    missing = missing_bucket_warnings(job.trigger_bucket for job in saved)
+    for job in saved:
+        warnings = missing.get(job.trigger_bucket, []) + trigger_overlap_warnings(job, user=user)
+        notes.extend(f"{job.name}: warning: {warning}" for warning in warnings)
+    return notes
+
+
+def _apply(plan: Iterable[JobChange], *, user: Any) -> tuple[list[str], list[Job]]:
+    notes: list[str] = []
+    saved: list[Job] = []
     for change in plan:
         if change.action == "create":
-            saved = services.job_create(spec=change.spec, user=user, source="code")
+            saved.append(services.job_create(spec=change.spec, user=user, source="code"))
         elif change.action == "update":
             job = Job.objects.get(name=change.name)
-            saved = services.job_update(job=job, spec=change.spec, user=user, source="code")
+            saved.append(services.job_update(job=job, spec=change.spec, user=user, source="code"))
         elif change.action == "delete":
             notes.extend(_prune(Job.objects.get(name=change.name), user=user))
-            continue
-        else:
-            continue
-        notes.extend(f"{change.name}: warning: {w}" for w in trigger_warnings(saved, user=user))
-    return notes
+    return notes, saved
 
 
 def _prune(job: Job, *, user: Any) -> list[str]:

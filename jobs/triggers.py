@@ -5,6 +5,7 @@ notifications) and the overlap warnings of the API and admin all use this one ru
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,24 +104,30 @@ def trigger_overlap_warnings(job: Job, *, user: Any = None) -> list[str]:
 
 def trigger_bucket_warnings(job: Job) -> list[str]:
     """A warning when the job's trigger bucket does not exist. Not an error: the bucket
-    may be someone else's and made later; until then provisioning skips the trigger.
-    DIEP's own buckets are never checked (provisioning creates them), and a check that
-    cannot reach S3 says nothing rather than holding up the save (one attempt)."""
-    bucket = job.trigger_bucket
-    if not bucket or bucket in own_buckets():
-        return []
-    try:
-        status = s3_bucket_status(bucket=bucket, retries=False)
-    except AwsError as exc:
-        logger.info("trigger.bucket_unchecked", extra={"bucket": bucket, "error": str(exc)})
-        return []
-    if status != "missing":
-        return []
-    return [
-        f"The trigger bucket {bucket!r} does not exist: nothing fires this job until it "
-        "does (DIEP creates only its own buckets, and provisioning skips this trigger). "
-        "Once the bucket exists, run `manage.py provision` to set up its notification."
-    ]
+    may be someone else's and made later; until then provisioning skips the trigger."""
+    return missing_bucket_warnings({job.trigger_bucket}).get(job.trigger_bucket, [])
+
+
+def missing_bucket_warnings(buckets: Iterable[str]) -> dict[str, list[str]]:
+    """The warning for each of these trigger buckets that does not exist, asking S3 once
+    per bucket. DIEP's own buckets are never checked (provisioning creates them), and a
+    check that cannot reach S3 says nothing rather than holding up the save (one
+    attempt each)."""
+    warnings: dict[str, list[str]] = {}
+    for bucket in set(buckets) - {""} - set(own_buckets()):
+        try:
+            status = s3_bucket_status(bucket=bucket, retries=False)
+        except AwsError as exc:
+            logger.info("trigger.bucket_unchecked", extra={"bucket": bucket, "error": str(exc)})
+            continue
+        if status == "missing":
+            warnings[bucket] = [
+                f"The trigger bucket {bucket!r} does not exist: nothing fires this job until "
+                "it does (DIEP creates only its own buckets, and provisioning skips this "
+                "trigger). Once the bucket exists, run `manage.py provision` to set up its "
+                "notification."
+            ]
+    return warnings
 
 
 def trigger_warnings(job: Job, *, user: Any = None) -> list[str]:

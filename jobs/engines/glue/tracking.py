@@ -224,12 +224,13 @@ def _poll_one_glue_job(
         if run is not None:
             observed = GlueObservation.from_job_run(glue_run)
             known = _Report.of(run, observed)
-            if known is None:  # a state DIEP does not know: logged, nothing to apply
-                pass
-            elif known.target == run.state:
+            # `known` is None for a state DIEP does not know (logged, nothing to apply).
+            if known is not None and known.target == run.state:
                 if missing := known.missing_details(run):
                     fills[(known.target, tuple(sorted(missing.items())))].append(run.pk)
-            elif run_sync_state(run=run, observed=observed, source="glue-poll"):
+            elif known is not None and run_sync_state(
+                run=run, observed=observed, source="glue-poll"
+            ):
                 report.runs_changed += 1
         if not wanted:
             break
