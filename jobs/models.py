@@ -116,6 +116,8 @@ class Job(models.Model):
         permissions = [("fire_job", "Can fire a job")]
         indexes = [
             models.Index(fields=["trigger_bucket"], name="job_trigger_bucket_idx"),
+            # The latest change, read on every fire (jobs.locations.revision_annotation).
+            models.Index(fields=["updated_at"], name="job_updated_at_idx"),
             models.Index(
                 fields=["id"],
                 name="job_mirror_pending_idx",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,17 +29,25 @@ def visible_jobs(user: Any = None) -> QuerySet[Job]:
 
 
 def job_get(
-    ref: str | uuid.UUID, *, user: Any = None, fields: Iterable[str] = (), for_update: bool = False
+    ref: str | uuid.UUID,
+    *,
+    user: Any = None,
+    fields: Iterable[str] = (),
+    for_update: bool = False,
+    annotate: Mapping[str, Any] | None = None,
 ) -> Job:
     """A job by its public UUID or its name, among those `user` may see; NotFound
     otherwise (another team's job is not found rather than forbidden: its existence is
     not theirs to know).
 
     `fields` limits the columns loaded, for hot paths that need a few; `for_update`
-    locks the row (inside the caller's transaction).
+    locks the row (inside the caller's transaction); `annotate` adds values computed in
+    the same query.
     """
     visible = visible_jobs(user)
     query = visible.only(*fields) if fields else visible
+    if annotate:
+        query = query.annotate(**annotate)
     if for_update:
         query = query.select_for_update()
     try:
@@ -96,27 +104,32 @@ def job_slot_count(job: Job) -> int:
 def job_has_free_slot(job: Job) -> bool:
     """Whether a new run of `job` may start now: fewer than max_concurrent_runs hold a
     slot and no run that is due is QUEUED ahead of it (FIFO; runs in backoff don't block).
+    """
+    sql, params = free_slot_sql(job)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {sql}", params)
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
-    One round trip whose cost is bounded by max_concurrent_runs however long the backlog
-    grows: the slot count stops at the limit and the queue check at its first row.
+
+def free_slot_sql(job: Job) -> tuple[str, list[Any]]:
+    """`job_has_free_slot` as an SQL boolean expression and its parameters, for
+    statements that decide and insert in one round trip.
+
+    Its cost is bounded by max_concurrent_runs however long the backlog grows: the slot
+    count stops at the limit and the queue check at its first row.
     """
     table = JobRun._meta.db_table
     slot_states = sorted(SLOT_STATES)
     placeholders = ", ".join(["%s"] * len(slot_states))
     sql = (
-        f"SELECT (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE job_id = %s "  # noqa: S608
+        f"(SELECT count(*) FROM (SELECT 1 FROM {table} WHERE job_id = %s "  # noqa: S608
         f"AND state IN ({placeholders}) LIMIT %s) AS holding) < %s "
         f"AND NOT EXISTS (SELECT 1 FROM {table} WHERE job_id = %s AND state = %s "
         f"AND (next_attempt_at IS NULL OR next_attempt_at <= %s))"
     )
     limit = job.max_concurrent_runs
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [job.pk, *slot_states, limit, limit, job.pk, RunState.QUEUED, timezone.now()],
-        )
-        row = cursor.fetchone()
-    return bool(row and row[0])
+    return sql, [job.pk, *slot_states, limit, limit, job.pk, RunState.QUEUED, timezone.now()]
 
 
 def _due() -> Q:

@@ -32,6 +32,7 @@ from jobs.locations import (
     JobLocations,
     job_location_problems,
     location_problems,
+    revision_annotation,
 )
 from jobs.models import Engine, Job, JobRun, JobVersion, MirrorTombstone
 from jobs.roles import author_of, may_see_team
@@ -358,7 +359,13 @@ def job_fire_by_ref(
     DIEP; with one, the key's lock comes first, so a replay in flight gets its Conflict
     at once rather than waiting for the job row."""
     locked = idempotency_key is None
-    job = selectors.job_get(ref, user=user, fields=FIRE_FIELDS, for_update=locked)
+    job = selectors.job_get(
+        ref,
+        user=user,
+        fields=FIRE_FIELDS,
+        for_update=locked,
+        annotate=revision_annotation() if locked else None,
+    )
     return _fire(job=job, user=user, idempotency_key=idempotency_key, locked=locked, **request)
 
 
@@ -390,7 +397,12 @@ def _fire(
 
     # The row lock serialises admission per job; only what firing reads is fetched.
     locked_job = (
-        job if locked else Job.objects.select_for_update().only(*FIRE_FIELDS).get(pk=job.pk)
+        job
+        if locked
+        else Job.objects.select_for_update()
+        .only(*FIRE_FIELDS)
+        .annotate(**revision_annotation())
+        .get(pk=job.pk)
     )
     if not locked_job.enabled:
         raise Conflict(f"Job {locked_job.name!r} is disabled.")

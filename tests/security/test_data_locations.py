@@ -177,6 +177,39 @@ def test_an_old_job_breaking_the_rules_is_refused_on_fire_never_changed(
         call_command("check_locations")
 
 
+def test_fire_judges_again_once_a_grant_or_another_job_changed(world: dict[str, Any]) -> None:
+    """Firing remembers a job that passed; a grant withdrawn, narrowed or restored, or a
+    job written since that collides, is seen by the very next fire."""
+
+    def fire() -> Any:
+        return world["a"].post("/fire_job/a-orders", {}, format="json")
+
+    assert fire().status_code == 202
+    grant = DataGrant.objects.get(team="team-a", bucket=RAW)
+    grant.delete()
+    refused = fire()
+    assert refused.status_code == 409
+    assert "is not in a location team 'team-a' may read" in refused.json()["detail"]
+    grant.pk = None
+    grant.save()
+    assert fire().status_code == 202
+    grant.can_read = False
+    grant.save()
+    assert fire().status_code == 409
+    grant.can_read = True
+    grant.save()
+    assert fire().status_code == 202
+    # A job of team B saved past the rules (a script, not the portal) onto A's source.
+    other = services.job_create(spec=spec(team="team-b", name="b-orders"), user=None, source="test")
+    other.destination_uri = f"s3://{RAW}/team-a/orders/"
+    other.save()
+    refused = fire()
+    assert refused.status_code == 409
+    assert "overlaps the destination of another job" in refused.json()["detail"]
+    assert "b-orders" not in refused.json()["detail"]  # team B's job is never named
+    assert JobRun.objects.count() == 3
+
+
 def test_an_old_glue_job_name_is_refused_on_fire(world: dict[str, Any]) -> None:
     Job.objects.filter(pk=world["a_job"].pk).update(glue_job_name="payroll-export")
     response = world["a"].post("/fire_job/a-orders", {}, format="json")
