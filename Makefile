@@ -21,7 +21,10 @@ setup: $(BIN)/.installed
 # the test thread, which Django's async-safety check would take for async code.
 test: setup
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
-		$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not browser"
+		$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not browser and not spark"
+	# The Spark engine: one pyspark session (local[2]) for the whole run, so no xdist.
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+		$(BIN)/python -m pytest -p no:xdist -m spark
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 		DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest -m browser
 
@@ -36,6 +39,7 @@ bench: setup
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/events.py
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/schedules.py --alternative
 	$(BIN)/python bench/etl.py
+	$(BIN)/python bench/spark.py
 
 migrate: setup
 	$(BIN)/python manage.py migrate --noinput

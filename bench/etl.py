@@ -29,7 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from etl.run import EtlRequest, run_etl  # noqa: E402 - needs the repository on sys.path
+from etl.request import EtlRequest  # noqa: E402 - needs the repository on sys.path
+from etl.run import run_etl  # noqa: E402
 from etl.storage import Storage  # noqa: E402
 
 REGIONS = ["eu-west", "eu-north", "us-east", "us-west", "ap-south", "ap-east", "sa-east", "af"]

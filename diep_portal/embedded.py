@@ -186,6 +186,7 @@ def _seed_demo() -> None:
                 "transform": {
                     "rename": {"id": "order_id"},
                     "cast": {
+                        "order_id": "int",
                         "amount": {"type": "decimal", "precision": 12, "scale": 2},
                         "order_date": "date",
                     },

@@ -24,7 +24,7 @@ from diep_portal.aws.provision import (
     summarize,
     trigger_refusals,
 )
-from etl.write import TEMP_DIR
+from etl.publish import TEMP_DIR
 from jobs import selectors
 from jobs.locations import Grants, violations
 

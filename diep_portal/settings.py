@@ -372,7 +372,7 @@ DIEP_CURATED_BUCKET = env.str("DIEP_CURATED_BUCKET", default="diep-curated")
 DIEP_GLUE_ROLE_ARN = env.str(
     "DIEP_GLUE_ROLE_ARN", default="arn:aws:iam::123456789012:role/diep-glue"
 )
-DIEP_GLUE_VERSION = env.str("DIEP_GLUE_VERSION", default="4.0")
+DIEP_GLUE_VERSION = env.str("DIEP_GLUE_VERSION", default="5.1")
 DIEP_GLUE_WORKER_TYPE = env.str("DIEP_GLUE_WORKER_TYPE", default="G.1X")
 DIEP_GLUE_NUMBER_OF_WORKERS = env.int("DIEP_GLUE_NUMBER_OF_WORKERS", default=2)
 DIEP_GLUE_MAX_CONCURRENT_RUNS = env.int("DIEP_GLUE_MAX_CONCURRENT_RUNS", default=10)

@@ -9,16 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_TYPE_TESTS = {
-    "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
-    "int": pa.types.is_integer,
-    "float": pa.types.is_floating,
-    "bool": pa.types.is_boolean,
-    "date": pa.types.is_date,
-    "timestamp": pa.types.is_timestamp,
-    "decimal": pa.types.is_decimal,
-    "any": lambda t: True,
-}
+from etl.semantics import TYPE_TESTS, check_result
 
 
 class Checks:
@@ -75,7 +66,7 @@ class Checks:
                 position = schema.get_field_index(column)
                 if position < 0:
                     self._problem(index, f"column {column!r} is missing")
-                elif not _TYPE_TESTS[wanted](schema.field(position).type):
+                elif not TYPE_TESTS[wanted](schema.field(position).type):
                     actual = schema.field(position).type
                     self._problem(index, f"column {column!r} is {actual}, expected {wanted}")
 
@@ -92,14 +83,7 @@ class Checks:
                 problems.append(f"{self.rows} rows, fewer than {spec['value']}")
             elif kind == "required_columns" and not self._schema_checked:
                 problems.append("no rows were read, so no columns")
-            results.append(
-                {
-                    "check": _name(spec),
-                    "passed": not failing and not problems,
-                    "failing_rows": failing,
-                    "problems": problems,
-                }
-            )
+            results.append(check_result(spec, failing, problems))
         return results
 
     def _duplicates(self, index: int) -> int:
@@ -112,14 +96,3 @@ class Checks:
         return int(
             pc.sum(pc.subtract(pc.filter(counts.column("count_all"), repeated), 1)).as_py() or 0
         )
-
-
-def _name(spec: Mapping[str, Any]) -> str:
-    kind = spec["type"]
-    if kind in ("not_null", "unique"):
-        return f"{kind}({', '.join(spec['columns'])})"
-    if kind == "accepted_values":
-        return f"accepted_values({spec['column']})"
-    if kind == "min_rows":
-        return f"min_rows({spec['value']})"
-    return f"required_columns({', '.join(spec['columns'])})"

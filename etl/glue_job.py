@@ -1,4 +1,5 @@
-"""The script AWS Glue runs for DIEP jobs: parse the run's arguments, run etl.
+"""The script AWS Glue runs for DIEP jobs: parse the run's arguments, run the job spec
+on Spark (etl.spark), write the run's report.
 
 Provisioning uploads this file as the Glue job's script and etl as a zip
 (`--extra-py-files`). The portal passes, per run, the etl.contract.RunArguments:
@@ -9,9 +10,12 @@ Provisioning uploads this file as the Glue job's script and etl as a zip
   --diep_bookmark     read only files modified after this ISO time (optional)
   --diep_metrics      where to write the run's contract RunReport (optional)
 
-Runnable anywhere for testing: `python -m etl.glue_job --diep_spec spec.json
---diep_run_id r1 [--diep_manifest m.json]` (local paths or s3:// with AWS_ENDPOINT_URL).
-Exit status 0 on success, 1 when the run fails (Glue then marks the run FAILED).
+Runnable anywhere pyspark is: `python -m etl.glue_job --diep_spec spec.json
+--diep_run_id r1 [--diep_manifest m.json]` runs Spark on `DIEP_SPARK_MASTER`
+(local[2]); the spec, manifest and report may be local paths or s3:// (with
+AWS_ENDPOINT_URL), the data local paths (pyspark ships no S3 connector; Glue has its
+own). Exit status 0 on success, 1 when the run fails (Glue then marks the run FAILED),
+with the report written either way.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from pyarrow import fs
 
 from etl.contract import ContractError, RunArguments, RunReport
 from etl.errors import ChecksFailed, EtlError
-from etl.run import EtlRequest, run_etl
+from etl.request import EtlRequest
+from etl.spark.run import run_spark_etl
+from etl.spark.session import spark_session
 from etl.storage import Storage
 
 logger = logging.getLogger("diep.glue_job")
@@ -80,17 +86,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         request = EtlRequest.from_spec(
             spec, run_id=args.run_id, manifest_uri=args.manifest_uri, bookmark=args.bookmark
         )
-        report = RunReport(
-            run_id=args.run_id,
-            status="SUCCEEDED",
-            metrics=run_etl(request, storage=storage).metrics,
-        )
+        result = run_spark_etl(request, storage=storage, spark=spark_session())
+        report = RunReport(run_id=args.run_id, status="SUCCEEDED", metrics=result.metrics)
     except ChecksFailed as exc:
         report = RunReport(
             run_id=args.run_id, status="FAILED", error=str(exc), metrics={"checks": exc.report}
         )
     except EtlError as exc:
         report = RunReport(run_id=args.run_id, status="FAILED", error=str(exc))
+    except Exception as exc:
+        # Still a report, so the run shows why it failed rather than only Glue's state.
+        logger.exception("diep.run_crashed %s", args.run_id)
+        report = RunReport(
+            run_id=args.run_id,
+            status="FAILED",
+            error=f"internal error: {type(exc).__name__}: {exc}",
+        )
     document = report.to_json()
     logger.info("diep.run %s", document.decode())
     if args.metrics_uri:

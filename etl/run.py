@@ -1,8 +1,9 @@
-"""One ETL run: read the inputs, transform, check, write partitioned output, publish.
+"""One ETL run on pyarrow: read the inputs, transform, check, write partitioned output,
+publish.
 
-Called by the local engine (a Celery worker) and by the AWS Glue job script alike;
-it knows nothing of Django. Everything streams batch by batch except `dedupe`, which
-needs every row at once (memory then grows with the run's output).
+The local engine (a Celery worker) runs this; AWS Glue runs the same request on Spark
+(etl.spark.run). It knows nothing of Django. Everything streams batch by batch except
+`dedupe`, which needs every row at once (memory then grows with the run's output).
 """
 
 from __future__ import annotations
@@ -11,78 +12,27 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl import spec as etl_spec
 from etl.checks import Checks
 from etl.errors import ChecksFailed, EtlError, EtlStopped, InputMissing
 from etl.read import BatchReader
-from etl.storage import InputFile, Storage, list_inputs, manifest_inputs
+from etl.request import (
+    EtlRequest,
+    EtlResult,
+    bytes_in,
+    check_not_all_missing,
+    request_inputs,
+    run_metrics,
+)
+from etl.storage import Storage
 from etl.transform import RunContext, Transform
 from etl.write import PartitionedWriter
-
-
-@dataclass(frozen=True)
-class EtlRequest:
-    run_id: str
-    source_uri: str
-    source_format: str
-    source_options: Mapping[str, Any]
-    destination_uri: str
-    destination_format: str
-    destination_options: Mapping[str, Any]
-    partition_by: tuple[str, ...]
-    mode: str  # append | overwrite (the partitions this run touches)
-    transform: Mapping[str, Any]
-    manifest_uri: str | None = None  # the files of a coalesced event run
-    bookmark: datetime | None = None  # without a manifest: only files modified after this
-
-    @classmethod
-    def from_spec(
-        cls,
-        job_spec: Mapping[str, Any],
-        *,
-        run_id: str,
-        manifest_uri: str | None = None,
-        bookmark: datetime | None = None,
-    ) -> EtlRequest:
-        """From a job spec (the /create_job/ body), validated again here because the Glue
-        job reads it from S3 and trusts nothing it did not check itself."""
-        try:
-            source, destination = job_spec["source"], job_spec["destination"]
-            return cls(
-                run_id=run_id,
-                source_uri=source["uri"],
-                source_format=source["format"],
-                source_options=etl_spec.validate_source_options(
-                    source["format"], source.get("options")
-                ),
-                destination_uri=destination["uri"],
-                destination_format=destination.get("format", "parquet"),
-                destination_options=etl_spec.validate_destination_options(
-                    destination.get("format", "parquet"), destination.get("options")
-                ),
-                partition_by=tuple(destination.get("partition_by") or ()),
-                mode=destination.get("mode", "append"),
-                transform=etl_spec.validate_transform(job_spec.get("transform")),
-                manifest_uri=manifest_uri,
-                bookmark=bookmark,
-            )
-        except (KeyError, TypeError) as exc:
-            raise EtlError(f"Not a job spec: missing {exc}") from exc
-        except etl_spec.SpecError as exc:
-            raise EtlError(f"Invalid job spec: {exc}") from exc
-
-
-@dataclass(frozen=True)
-class EtlResult:
-    metrics: dict[str, Any]
 
 
 def run_etl(
@@ -95,25 +45,12 @@ def run_etl(
     """Run it; the metrics. Raises EtlError (bad input or spec), ChecksFailed (with the
     report) or EtlStopped, and in each case publishes nothing."""
     began = time.monotonic()
-    allow_empty = bool(request.source_options.get("allow_empty"))
-    if request.manifest_uri:
-        inputs = manifest_inputs(storage, request.manifest_uri)
-    else:
-        inputs = list_inputs(storage, request.source_uri, newer_than=request.bookmark)
-        # Nothing new since the bookmark is normal; nothing there at all is not.
-        if not inputs and not allow_empty and not _has_data(storage, request):
-            raise EtlError(
-                f"No input: {request.source_uri} holds no data files (a mistyped prefix, "
-                "a deleted file or bucket?). Set the source option allow_empty if this "
-                "job may find nothing."
-            )
+    inputs = request_inputs(storage, request)
     missing: list[str] = []  # deleted between their event and this run: skipped
     transform = Transform(
         request.transform, RunContext(run_id=request.run_id, ingested_at=now or datetime.now(UTC))
     )
-    reader = BatchReader(
-        request.source_format, request.source_options, transform.input_text_columns()
-    )
+    reader = BatchReader(request.source_format, request.source_options)
     checks = Checks(request.transform.get("checks") or [])
     counts = {"rows_in": 0, "rows_out": 0}
 
@@ -131,8 +68,7 @@ def run_etl(
                 if not request.manifest_uri:
                     raise  # listed a moment ago: not a file deleted before its run
                 missing.append(file.uri)
-        if inputs and len(missing) == len(inputs) and not allow_empty:
-            raise EtlError(f"Every input file of this run is gone ({len(missing)}).")
+        check_not_all_missing(request, inputs, len(missing))
 
     stream: Iterator[pa.RecordBatch] = _prefetched(transformed())
     if dedupe := request.transform.get("dedupe"):
@@ -171,36 +107,23 @@ def run_etl(
     except BaseException:
         writer.discard()
         raise
-    modified = [f.modified for f in inputs if f.modified is not None]
     return EtlResult(
-        metrics={
-            "files": len(inputs) - len(missing),
-            "files_missing": len(missing),
-            "missing_files": missing[:_MISSING_LISTED],
-            "rows_in": counts["rows_in"],
-            "rows_out": counts["rows_out"],
-            "rows_rejected": transform.rejections.rows,
-            "rows_dropped": counts["rows_in"] - transform.rejections.rows - counts["rows_out"],
-            "bytes_in": _bytes_in(storage, inputs),
-            "bytes_out": published.bytes if published else 0,
-            "output_files": len(published.files) if published else 0,
-            "partitions": len(published.partitions) if published else 0,
-            "duration_seconds": round(time.monotonic() - began, 3),
-            "rejected_samples": transform.rejections.samples,
-            "checks": report,
-            "bookmark": max(modified).isoformat() if modified else None,
-        }
+        metrics=run_metrics(
+            inputs=inputs,
+            missing=missing,
+            rows_in=counts["rows_in"],
+            rows_out=counts["rows_out"],
+            rows_rejected=transform.rejections.rows,
+            rejected_samples=transform.rejections.samples,
+            bytes_in=bytes_in(storage, inputs),
+            published=published,
+            checks=report,
+            duration_seconds=time.monotonic() - began,
+        )
     )
 
 
 _PREFETCH_BATCHES = 2
-_MISSING_LISTED = 1000  # a manifest's files, at most; the count is exact anyway
-
-
-def _has_data(storage: Storage, request: EtlRequest) -> bool:
-    return bool(request.bookmark) and bool(
-        list_inputs(storage, request.source_uri, newer_than=None)
-    )
 
 
 def _prefetched(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -277,14 +200,3 @@ def _dedupe(
     keep = pc.is_in(table.column("__diep_row"), value_set=firsts.column("__diep_row_first"))
     result = table.filter(keep).sort_by("__diep_row").drop_columns(["__diep_row"])
     return iter(result.to_batches(max_chunksize=64 * 1024))
-
-
-def _bytes_in(storage: Storage, inputs: list[InputFile]) -> int:
-    total = 0
-    for file in inputs:
-        if file.size is None:
-            filesystem, path = storage.resolve(file.uri)
-            total += filesystem.get_file_info(path).size or 0
-        else:
-            total += file.size
-    return total

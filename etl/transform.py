@@ -1,8 +1,9 @@
 """The transform spec applied to one record batch at a time, with pyarrow compute.
 
 Order: select, rename, cast, constants, metadata, filter (dedupe needs every row and
-runs on the whole result; see etl.run). A value a cast cannot convert rejects
-its row, which is counted and sampled rather than failing the run.
+runs on the whole result; see etl.run). A value a cast cannot convert rejects its row,
+which is counted and sampled rather than failing the run. What a cast accepts is
+etl.semantics', shared with the Spark engine.
 """
 
 from __future__ import annotations
@@ -17,26 +18,28 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl import semantics
 from etl.errors import EtlError
+from etl.semantics import coerce_array, coerce_scalar, describe_cast
 
-MAX_REJECT_SAMPLES = 20
-
-_INT = re.compile(r"^[+-]?\d+$")
-_FLOAT = r"(?i)^[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)$"
-_TRUE, _FALSE = ["true", "t", "yes", "y", "1"], ["false", "f", "no", "n", "0"]
+MAX_REJECT_SAMPLES = semantics.MAX_REJECT_SAMPLES
+_ASCII_SPACE = " \t\n\r\f\v"
 
 
 @dataclass
 class Rejections:
-    """Rows a cast refused: counted, with a few samples for the run's report."""
+    """Rows a cast refused: counted, with the first ones (in read order) as samples."""
 
     rows: int = 0
     samples: list[dict[str, str]] = field(default_factory=list)
 
-    def add(self, column: str, values: pa.Array, kind: str) -> None:
-        self.rows += len(values)
-        for value in values.to_pylist()[: MAX_REJECT_SAMPLES - len(self.samples)]:
-            self.samples.append({"column": column, "value": str(value)[:200], "expected": kind})
+    def add(self, count: int, samples: list[dict[str, str]]) -> None:
+        self.rows += count
+        self.samples.extend(samples[: MAX_REJECT_SAMPLES - len(self.samples)])
+
+    @property
+    def room(self) -> int:
+        return MAX_REJECT_SAMPLES - len(self.samples)
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,6 @@ class Transform:
         self.predicate = _compile(spec["filter"]) if spec.get("filter") else None
         self.rejections = Rejections()
 
-    def input_text_columns(self) -> set[str]:
-        """Source columns the cast types itself: readers hand them over as text."""
-        original = {new: old for old, new in self.rename.items()}
-        return {original.get(column, column) for column in self.cast}
-
     def apply(self, batch: pa.RecordBatch, source_file: str) -> pa.RecordBatch:
         if select := self.spec.get("select"):
             batch = batch.select([_require(batch, name, "select") for name in select])
@@ -67,10 +65,10 @@ class Transform:
             for old in self.rename:
                 _require(batch, old, "rename")
             batch = batch.rename_columns([self.rename.get(n, n) for n in batch.schema.names])
-        for column, kind in self.cast.items():
-            batch = self._cast(batch, column, kind)
+        if self.cast:
+            batch = self._cast(batch)
         for column, value in (self.spec.get("constants") or {}).items():
-            batch = _append(batch, column, pa.scalar(value), len(batch))
+            batch = _append(batch, column, _constant(value), len(batch))
         for column in self.spec.get("metadata") or []:
             batch = _append(batch, column, self._metadata(column, source_file), len(batch))
         if self.predicate is not None and len(batch):
@@ -88,14 +86,52 @@ class Transform:
             return pa.scalar(source_file)
         return pa.scalar(self.context.run_id)
 
-    def _cast(self, batch: pa.RecordBatch, column: str, kind: Any) -> pa.RecordBatch:
-        index = batch.schema.get_field_index(_require(batch, column, "cast"))
-        converted, bad = cast_values(batch.column(index), kind)
-        if bad is not None:
-            self.rejections.add(column, batch.column(index).filter(bad), _describe(kind))
-            keep = pc.invert(bad)
-            batch, converted = batch.filter(keep), converted.filter(keep)
-        return batch.set_column(index, column, converted)
+    def _cast(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Every cast on the whole batch; a row is rejected by the first cast (in the
+        spec's order) that refused its value, and sampled in read order."""
+        positions = [_require(batch, column, "cast") for column in self.cast]
+        originals = [batch.column(name) for name in positions]
+        kinds = self.cast.values()
+        results = [cast_values(v, kind) for v, kind in zip(originals, kinds, strict=True)]
+        refusals = [bad for _, bad in results if bad is not None]
+        converted = [values for values, _ in results]
+        if refusals:
+            rejected = refusals[0]
+            for bad in refusals[1:]:
+                rejected = pc.or_(rejected, bad)
+            self.rejections.add(
+                pc.sum(rejected).as_py() or 0, self._samples(rejected, results, originals)
+            )
+            keep = pc.invert(rejected)
+            batch = batch.filter(keep)
+            converted = [values.filter(keep) for values in converted]
+        for name, values in zip(positions, converted, strict=True):
+            batch = batch.set_column(batch.schema.get_field_index(name), name, values)
+        return batch
+
+    def _samples(
+        self,
+        rejected: pa.Array,
+        results: list[tuple[pa.Array, pa.Array | None]],
+        originals: list[pa.Array],
+    ) -> list[dict[str, str]]:
+        if self.rejections.room <= 0:
+            return []
+        samples = []
+        kinds = list(self.cast.values())
+        for row in pc.indices_nonzero(rejected)[: self.rejections.room].to_pylist():
+            for position, (_, bad) in enumerate(results):
+                if bad is not None and bad[row].as_py():
+                    value = originals[position][row].as_py()
+                    samples.append(
+                        {
+                            "column": list(self.cast)[position],
+                            "value": str(value)[: semantics.MAX_SAMPLE_CHARS],
+                            "expected": describe_cast(kinds[position]),
+                        }
+                    )
+                    break
+        return samples
 
 
 def _require(batch: pa.RecordBatch, name: str, where: str) -> str:
@@ -111,12 +147,10 @@ def _append(batch: pa.RecordBatch, name: str, value: pa.Scalar, length: int) -> 
     return batch.append_column(name, pa.repeat(value, length))
 
 
-def _describe(kind: Any) -> str:
-    if isinstance(kind, str):
-        return kind
-    if kind["type"] == "decimal":
-        return f"decimal({kind['precision']},{kind['scale']})"
-    return f"{kind['type']} ({kind['format']})"
+def _constant(value: Any) -> pa.Scalar:
+    # A null constant is a text column of nulls (a column of Arrow's null type is one
+    # no Spark or Hive table can hold).
+    return pa.scalar(value, pa.string()) if value is None else pa.scalar(value)
 
 
 # ---------------------------------------------------------------------------------------
@@ -128,50 +162,56 @@ def cast_values(values: pa.Array, kind: Any) -> tuple[pa.Array, pa.Array | None]
     was refused) and a mask of refused rows (None when every value converted). Nulls stay
     null and are never refused."""
     name = kind if isinstance(kind, str) else kind["type"]
+    source = values.type
     if name == "string":
         return pc.cast(values, pa.string()), None
-    text = (
-        values if pa.types.is_string(values.type) or pa.types.is_large_string(values.type) else None
-    )
-    if name in ("date", "timestamp") and isinstance(kind, dict):
-        return _strptime(_as_text(values), kind["format"], name)
+    if isinstance(kind, dict) and name in ("date", "timestamp"):
+        return _strptime(_trimmed(values), kind["format"], name)
     if name == "decimal":
-        return _decimal(_as_text(values), kind["precision"], kind["scale"])
-    target = _TARGETS[name]
-    source = pc.utf8_trim_whitespace(text) if text is not None else values
-    if name == "bool" and text is not None:
-        return _bool(source)
-    if name == "timestamp" and text is not None and not _has_offset(source):
-        # Times without an offset are UTC. Decided on the first value because a failed
-        # cast is expensive (tens of ms a batch), then checked by the cast itself.
-        target = pa.timestamp("us")
-    try:
-        converted = pc.cast(source, target, safe=True)
-        return pc.cast(converted, _TARGETS[name]), None
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass  # some values do not convert: find them, keep the rest
-    return _per_value(_as_text(values), name)
+        return _decimal(_trimmed(values), kind["precision"], kind["scale"])
+    numeric = pa.types.is_integer(source) or pa.types.is_floating(source)
+    if name == "int":
+        if pa.types.is_integer(source) or pa.types.is_boolean(source):
+            return _refusing(values, pc.cast(values, pa.int64(), safe=False))
+        if pa.types.is_floating(source):
+            whole = pc.and_(pc.equal(pc.floor(values), values), pc.less(pc.abs(values), 2.0**63))
+            kept = pc.if_else(whole, values, pa.scalar(None, source))
+            return _refusing(values, pc.cast(kept, pa.int64(), safe=False))
+        return _parsed(_trimmed(values), semantics.INT_TEXT, pa.int64(), _int)
+    if name == "float":
+        if numeric or pa.types.is_boolean(source) or pa.types.is_decimal(source):
+            return pc.cast(values, pa.float64()), None
+        return _parsed(_trimmed(values), semantics.FLOAT_TEXT, pa.float64(), float)
+    if name == "bool":
+        if pa.types.is_boolean(source):
+            return values, None
+        if numeric:
+            return pc.cast(values, pa.bool_()), None
+        return _bool(_trimmed(values))
+    temporal = pa.types.is_date(source) or pa.types.is_timestamp(source)
+    if name == "date":
+        if temporal:
+            return _refusing(values, pc.cast(_utc(values), pa.date32()))
+        return _parsed(_trimmed(values), semantics.DATE_TEXT, pa.date32(), date.fromisoformat)
+    if temporal:
+        return _refusing(values, pc.cast(_utc(values), pa.timestamp("us", tz="UTC")))
+    return _timestamps(_trimmed(values))
 
 
-_OFFSET = re.compile(r"(Z|[+-]\d\d(:?\d\d)?)$", re.IGNORECASE)
+def _utc(values: pa.Array) -> pa.Array:
+    # Naive times are UTC, as everywhere in DIEP.
+    if pa.types.is_timestamp(values.type) and values.type.tz is None:
+        return pc.assume_timezone(values, "UTC")
+    return values
 
 
-def _has_offset(text: pa.Array) -> bool:
-    valid = pc.drop_null(text)
-    return bool(len(valid)) and bool(_OFFSET.search(valid[0].as_py()))
+def _trimmed(values: pa.Array) -> pa.Array:
+    text = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
+    return pc.utf8_trim(text, characters=_ASCII_SPACE)
 
 
-_TARGETS: dict[str, pa.DataType] = {
-    "int": pa.int64(),
-    "float": pa.float64(),
-    "bool": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-}
-
-
-def _as_text(values: pa.Array) -> pa.Array:
-    return values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
+def _refusing(original: pa.Array, converted: pa.Array) -> tuple[pa.Array, pa.Array | None]:
+    return converted, _refused(original, converted)
 
 
 def _refused(original: pa.Array, converted: pa.Array) -> pa.Array | None:
@@ -179,81 +219,112 @@ def _refused(original: pa.Array, converted: pa.Array) -> pa.Array | None:
     return bad if pc.any(bad).as_py() else None
 
 
+def _parsed(
+    text: pa.Array, pattern: str, target: pa.DataType, parse: Callable[[str], Any]
+) -> tuple[pa.Array, pa.Array | None]:
+    """Text matching `pattern`, converted (vectorised; per value where Arrow refuses
+    one that matches, e.g. 2024-02-30 or an integer past 64 bits)."""
+    matching = pc.if_else(
+        pc.match_substring_regex(text, pattern), text, pa.scalar(None, pa.string())
+    )
+    try:
+        converted = pc.cast(matching, target, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        values = []
+        for raw in matching.to_pylist():
+            try:
+                values.append(parse(raw) if raw is not None else None)
+            except (ValueError, OverflowError):
+                values.append(None)
+        converted = pa.array(values, target)
+    return converted, _refused(text, converted)
+
+
+def _timestamps(text: pa.Array) -> tuple[pa.Array, pa.Array | None]:
+    matching = pc.if_else(
+        pc.match_substring_regex(text, semantics.TIMESTAMP_TEXT),
+        text,
+        pa.scalar(None, pa.string()),
+    )
+    converted = None
+    for target in (pa.timestamp("us"), pa.timestamp("us", tz="UTC")):
+        try:
+            converted = pc.cast(pc.cast(matching, target, safe=True), pa.timestamp("us", tz="UTC"))
+            break
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    if converted is None:  # mixed offsets and naive times, or a 25th hour: one by one
+        values = []
+        for raw in matching.to_pylist():
+            try:
+                values.append(_timestamp(raw) if raw is not None else None)
+            except ValueError:
+                values.append(None)
+        converted = pa.array(values, pa.timestamp("us", tz="UTC"))
+    return converted, _refused(text, converted)
+
+
 def _bool(text: pa.Array) -> tuple[pa.Array, pa.Array | None]:
     lowered = pc.utf8_lower(text)
-    is_true = pc.is_in(lowered, value_set=pa.array(_TRUE))
-    is_false = pc.is_in(lowered, value_set=pa.array(_FALSE))
+    is_true = pc.is_in(lowered, value_set=pa.array(semantics.TRUE_TEXT))
+    is_false = pc.is_in(lowered, value_set=pa.array(semantics.FALSE_TEXT))
     converted = pc.if_else(is_true, True, pc.if_else(is_false, False, None))
     return converted, _refused(text, converted)
 
 
 def _strptime(text: pa.Array, fmt: str, name: str) -> tuple[pa.Array, pa.Array | None]:
-    parsed = pc.strptime(pc.utf8_trim_whitespace(text), format=fmt, unit="us", error_is_null=True)
+    parsed = pc.strptime(text, format=fmt, unit="us", error_is_null=True)
+    # Arrow's strptime rolls 31/02 over into March; Python's (like Spark's) refuses it.
+    # Values that do not print back as written (single digits, or such a roll-over) are
+    # checked one by one.
+    unsure = pc.fill_null(pc.not_equal(pc.strftime(parsed, format=fmt), text), False)
+    if pc.any(unsure).as_py():
+        checked = []
+        for raw, value, doubt in zip(
+            text.to_pylist(), parsed.to_pylist(), unsure.to_pylist(), strict=True
+        ):
+            if doubt:
+                try:
+                    value = datetime.strptime(raw, fmt)  # noqa: DTZ007 - naive, then UTC
+                except ValueError:
+                    value = None
+            checked.append(value)
+        parsed = pa.array(checked, pa.timestamp("us"))
     converted = (
         pc.cast(parsed, pa.date32()) if name == "date" else pc.assume_timezone(parsed, "UTC")
     )
     return converted, _refused(text, converted)
 
 
+_DECIMAL = re.compile(semantics.DECIMAL_TEXT)
+
+
 def _decimal(text: pa.Array, precision: int, scale: int) -> tuple[pa.Array, pa.Array | None]:
     quantum, limit = Decimal(1).scaleb(-scale), Decimal(10) ** (precision - scale)
     values: list[Decimal | None] = []
     for raw in text.to_pylist():
-        try:
-            # Half up, as people round money; Decimal's default (half even) surprises them.
-            number = (
-                Decimal(raw.strip()).quantize(quantum, ROUND_HALF_UP) if raw is not None else None
-            )
-        except (InvalidOperation, ValueError):
-            number = None
+        number = None
+        if raw is not None and _DECIMAL.match(raw):
+            try:
+                # Half up, as people round money; Decimal's default (half even) surprises them.
+                number = Decimal(raw).quantize(quantum, ROUND_HALF_UP)
+            except InvalidOperation:
+                number = None
         values.append(number if number is None or abs(number) < limit else None)
     converted = pa.array(values, pa.decimal128(precision, scale))
     return converted, _refused(text, converted)
 
 
-def _per_value(text: pa.Array, name: str) -> tuple[pa.Array, pa.Array | None]:
-    """The slow path, for a batch where the vectorised cast refused some value."""
-    parse = _PARSERS[name]
-    values = []
-    for raw in text.to_pylist():
-        try:
-            values.append(parse(raw.strip()) if raw is not None else None)
-        except (ValueError, OverflowError):
-            values.append(None)
-    converted = pa.array(values, _TARGETS[name])
-    return converted, _refused(text, converted)
-
-
 def _int(text: str) -> int:
-    if not _INT.match(text):
-        raise ValueError(text)
     value = int(text)
     if not -(2**63) <= value < 2**63:
         raise OverflowError(text)
     return value
 
 
-def _float(text: str) -> float:
-    if not re.match(_FLOAT, text):
-        raise ValueError(text)
-    return float(text)
-
-
 def _timestamp(text: str) -> datetime:
     parsed = datetime.fromisoformat(text)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _date(text: str) -> date:
-    return date.fromisoformat(text)
-
-
-_PARSERS: dict[str, Callable[[str], Any]] = {
-    "int": _int,
-    "float": _float,
-    "date": _date,
-    "timestamp": _timestamp,
-}
 
 
 # ---------------------------------------------------------------------------------------
@@ -307,7 +378,7 @@ def _compile(node: Any) -> Evaluator:
             operand = first(batch)
             value_set = pa.array(values)
             if isinstance(operand, pa.Array | pa.ChunkedArray) and value_set.type != operand.type:
-                value_set = _coerce_array(value_set, operand.type)
+                value_set = coerce_array(value_set, operand.type)
             return pc.is_in(operand, value_set=value_set)
 
         return member
@@ -332,30 +403,11 @@ def _comparison(kernel: Callable[[Any, Any], Any], left: Evaluator, right: Evalu
         if isinstance(a, pa.Array | pa.ChunkedArray) and not isinstance(
             b, pa.Array | pa.ChunkedArray
         ):
-            b = _coerce_scalar(b, a.type)
+            b = coerce_scalar(b, a.type)
         elif isinstance(b, pa.Array | pa.ChunkedArray) and not isinstance(
             a, pa.Array | pa.ChunkedArray
         ):
-            a = _coerce_scalar(a, b.type)
+            a = coerce_scalar(a, b.type)
         return kernel(a, b)
 
     return compare
-
-
-def _coerce_scalar(value: Any, target: pa.DataType) -> Any:
-    if value is None:
-        return pa.scalar(None, target)
-    scalar = pa.scalar(value)
-    if scalar.type == target or (pa.types.is_integer(scalar.type) and pa.types.is_floating(target)):
-        return scalar
-    try:
-        return scalar.cast(target)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise EtlError(f"The filter compares a {target} column with {value!r}: {exc}") from exc
-
-
-def _coerce_array(values: pa.Array, target: pa.DataType) -> pa.Array:
-    try:
-        return values.cast(target)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise EtlError(f"The filter's 'in' list does not fit a {target} column: {exc}") from exc

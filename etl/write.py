@@ -1,35 +1,26 @@
-"""Partitioned output, published atomically: the run writes under a temporary prefix
-(`_diep_tmp/<run id>/`, at the bucket's root on S3, which query engines skip), and
-only a finished, checked run's files are moved into place. A failure before that
-leaves nothing in the destination."""
+"""Partitioned output on pyarrow, written under the run's temporary prefix and published
+by the step both engines share (etl.publish)."""
 
 from __future__ import annotations
 
 import json
 import posixpath
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pyarrow import fs
 
+from etl import publish as publishing
 from etl.errors import EtlError
+from etl.publish import MAX_ROWS_PER_FILE, Written
 
-TEMP_DIR = "_diep_tmp"
 MAX_ROWS_PER_GROUP = 512 * 1024  # the writer buffers up to this per open partition
-MAX_ROWS_PER_FILE = 8 * MAX_ROWS_PER_GROUP
-
-
-@dataclass
-class Written:
-    files: list[str] = field(default_factory=list)  # relative to the destination
-    bytes: int = 0
-    partitions: set[str] = field(default_factory=set)
 
 
 class PartitionedWriter:
@@ -47,14 +38,7 @@ class PartitionedWriter:
     ) -> None:
         self.filesystem, self.destination, self.fmt = filesystem, destination, fmt
         self.options, self.partition_by, self.run_id = options, list(partition_by), run_id
-        if isinstance(filesystem, fs.LocalFileSystem):
-            self.temp = posixpath.join(destination, TEMP_DIR, run_id)
-        else:
-            # At the bucket's root, not under the dataset: pyarrow's S3 moves and deletes
-            # leave empty "directory" marker objects behind, which must not appear
-            # among the dataset's files.
-            bucket = destination.split("/", 1)[0]
-            self.temp = posixpath.join(bucket, TEMP_DIR, run_id)
+        self.temp = publishing.temp_prefix(filesystem, destination, run_id)
 
     def write(self, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Written:
         """Write everything under the temporary prefix; nothing is visible yet."""
@@ -75,6 +59,8 @@ class PartitionedWriter:
             if self.partition_by
             else None
         )
+        if stored == "csv":
+            batches, schema = _as_csv_text(batches, schema, self.partition_by)
         ds.write_dataset(
             batches,
             self.temp,
@@ -102,63 +88,34 @@ class PartitionedWriter:
         return ds.CsvFileFormat().make_write_options(
             delimiter=self.options.get("delimiter", ","),
             include_header=self.options.get("header", True),
+            quoting_style="all_valid",
         )
 
     def publish(self, written: Written, *, overwrite: bool) -> Written:
-        """Move the run's files into place. New files first, then (overwrite) the old
-        files of the partitions it touched: an interruption can leave both versions for
-        a moment, never neither."""
-        published = Written(partitions=written.partitions)
-        previous = self._existing(written.partitions) if overwrite else []
-        for relative in written.files:
-            source = posixpath.join(self.temp, relative)
-            target_relative = relative
-            if self.fmt == "json":
-                target_relative = relative.removesuffix(".parquet") + ".json"
-                size = self._parquet_to_json_lines(
-                    source, posixpath.join(self.destination, target_relative)
-                )
+        """Move the run's files into place (JSON: converted from the Parquet written)."""
+        place = None
+        if self.fmt == "json":
+
+            def place(source: str, target: str) -> int:
+                size = self._parquet_to_json_lines(source, target)
                 self.filesystem.delete_file(source)
-            else:
-                target = posixpath.join(self.destination, relative)
-                self._make_parent(target)
-                self.filesystem.move(source, target)
-                size = self.filesystem.get_file_info(target).size or 0
-            published.files.append(target_relative)
-            published.bytes += size
-        for path in previous:
-            self.filesystem.delete_file(path)
-        self.discard()
-        return published
+                return size
+
+        return publishing.publish(
+            self.filesystem,
+            temp=self.temp,
+            destination=self.destination,
+            run_id=self.run_id,
+            written=written,
+            overwrite=overwrite,
+            extension=self.fmt,
+            place=place,
+        )
 
     def discard(self) -> None:
-        """Remove the temporary prefix (a failed or stopped run leaves nothing)."""
-        try:
-            self.filesystem.delete_dir(self.temp)
-            parent = posixpath.dirname(self.temp)
-            local = isinstance(self.filesystem, fs.LocalFileSystem)
-            if local and not self.filesystem.get_file_info(fs.FileSelector(parent)):
-                self.filesystem.delete_dir(parent)
-        except OSError:
-            pass  # nothing was written, or another run is using the parent
-
-    def _existing(self, partitions: set[str]) -> list[str]:
-        paths = []
-        for partition in partitions:
-            directory = posixpath.normpath(posixpath.join(self.destination, partition))
-            selector = fs.FileSelector(directory, recursive=False, allow_not_found=True)
-            for info in self.filesystem.get_file_info(selector):
-                name = posixpath.basename(info.path)
-                if info.type == fs.FileType.File and not name.startswith(("_", ".")):
-                    paths.append(info.path)
-        return paths
-
-    def _make_parent(self, path: str) -> None:
-        if isinstance(self.filesystem, fs.LocalFileSystem):
-            self.filesystem.create_dir(posixpath.dirname(path), recursive=True)
+        publishing.discard(self.filesystem, self.temp)
 
     def _parquet_to_json_lines(self, source: str, target: str) -> int:
-        self._make_parent(target)
         size = 0
         with (
             self.filesystem.open_input_file(source) as raw,
@@ -175,8 +132,33 @@ class PartitionedWriter:
         return size
 
 
+def _as_csv_text(
+    batches: Iterable[pa.RecordBatch], schema: pa.Schema, partition_by: Sequence[str]
+) -> tuple[Iterable[pa.RecordBatch], pa.Schema]:
+    """Every value as text and a null as an empty quoted field, as the Spark engine
+    writes CSV (quoting every value; DIEP reads `""` back as null)."""
+    text = pa.schema(
+        [f if f.name in partition_by else pa.field(f.name, pa.string()) for f in schema]
+    )
+
+    def convert(batch: pa.RecordBatch) -> pa.RecordBatch:
+        columns = [
+            batch.column(i)
+            if field.name in partition_by
+            else pc.fill_null(pc.cast(batch.column(i), pa.string()), "")
+            for i, field in enumerate(schema)
+        ]
+        return pa.RecordBatch.from_arrays(columns, schema=text)
+
+    return (convert(batch) for batch in batches), text
+
+
 def _json_value(value: object) -> object:
-    if isinstance(value, datetime | date):
+    # Times as the Spark engine writes them: always microseconds, always UTC.
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)

@@ -23,7 +23,7 @@ from django.db import connection
 from django.db.models import CharField, Q
 from django.db.models.expressions import RawSQL
 
-from etl.write import TEMP_DIR
+from etl.publish import TEMP_DIR
 from jobs.models import DataGrant, Job, WriteMode
 
 

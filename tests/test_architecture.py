@@ -183,8 +183,8 @@ def test_long_modules_say_why_they_are_one(package: str) -> None:
 def test_tests_mirror_the_package_tree() -> None:
     # tests/<path>/test_<name>.py tests <path>/<name>.py or the package <path>/<name>/
     # (test_<name>_<topic>.py: one topic of it). Top-level tests check the repository;
-    # the cross-cutting suites (e2e, reliability, fuzz, security) are exempt.
-    cross_cutting = {"e2e", "reliability", "fuzz", "security"}
+    # the cross-cutting suites (e2e, reliability, fuzz, security, conformance) are exempt.
+    cross_cutting = {"e2e", "reliability", "fuzz", "security", "conformance"}
     strays = []
     for path in sorted((ROOT / "tests").rglob("test_*.py")):
         parts = path.relative_to(ROOT / "tests").parts

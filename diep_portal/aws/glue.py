@@ -224,7 +224,7 @@ def glue_create_job(
     role: str,
     script_location: str,
     default_arguments: dict[str, str] | None = None,
-    glue_version: str = "4.0",
+    glue_version: str = "5.1",
     worker_type: str = "G.1X",
     number_of_workers: int = 2,
     max_concurrent_runs: int = 1,

@@ -40,6 +40,9 @@ _SOURCE_OPTIONS: Final[dict[str, dict[str, Any]]] = {
         "skip_rows": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
         # Names for the columns; without a header they replace the generated f0, f1, ...
         "column_names": names_schema(),
+        # Quoted fields may hold line breaks. Off by default: such a file cannot be split,
+        # so Spark reads it in one task (the local engine reads it either way).
+        "newlines_in_values": {"type": "boolean"},
         # The most a row may span (pyarrow reads in blocks; a longer row cannot be read).
         "block_size_bytes": {"type": "integer", "minimum": 1024, "maximum": 256 * 1024**2},
     },
@@ -153,7 +156,8 @@ def validate_source_options(fmt: str, options: object) -> dict[str, Any]:
     (None means {}). Unknown keys are refused with the list of allowed ones.
 
     csv: delimiter, header (true), quote_char, escape_char (null), encoding (utf-8),
-    null_values, skip_rows (0), column_names, block_size_bytes (8 MiB: the longest row).
+    null_values (besides the empty field, always null), skip_rows (0), column_names,
+    newlines_in_values (false), block_size_bytes (8 MiB: the longest row).
     json (JSON Lines): block_size_bytes (1 MiB). parquet: columns. Every format:
     bookmark, allow_empty (false: a source with no data files fails the run).
     """

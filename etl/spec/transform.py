@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from etl.semantics import strptime_problem
 from etl.spec.base import (
     BOOLEAN_OPS,
     FILTER_OPS,
@@ -150,6 +151,9 @@ def _check_names(spec: Mapping[str, Any], errors: Errors) -> None:
     if isinstance(cast, dict):
         for column, kind in cast.items():
             check(column, ("cast", column))
+            fmt = kind.get("format") if isinstance(kind, dict) else None
+            if isinstance(fmt, str) and (problem := strptime_problem(fmt)):
+                errors.add(dotted_path(("cast", column, "format")), problem)
             if (
                 isinstance(kind, dict)
                 and isinstance(kind.get("precision"), int)

@@ -79,7 +79,10 @@ def test_files_landing_in_s3_end_as_partitioned_parquet(
             },
             "transform": {
                 "rename": {"id": "order_id"},
-                "cast": {"amount": {"type": "decimal", "precision": 10, "scale": 2}},
+                "cast": {
+                    "order_id": "int",
+                    "amount": {"type": "decimal", "precision": 10, "scale": 2},
+                },
                 "metadata": ["source_file"],
                 "checks": [{"type": "not_null", "columns": ["order_id"]}],
             },

@@ -200,7 +200,7 @@ def test_every_check_shape_is_accepted(check: dict[str, Any]) -> None:
         {"type": "decimal", "precision": 38, "scale": 38},
         {"type": "decimal", "precision": 1, "scale": 0},
         {"type": "date", "format": "%d/%m/%Y"},
-        {"type": "timestamp", "format": "%s"},
+        {"type": "timestamp", "format": "%d %b %Y %I:%M %p"},
         {"type": "timestamp", "format": "x" * 62 + "%Y"},
     ],
 )
@@ -311,6 +311,12 @@ def test_unknown_top_level_keys_are_named() -> None:
             {"cast": {"d": {"type": "date", "format": "YYYY-MM-DD"}}},
             "cast.d.format",
             "A strptime format with at least one % directive, e.g. %d/%m/%Y.",
+        ),
+        (
+            {"cast": {"d": {"type": "timestamp", "format": "%Y-%m-%dT%H:%M:%S%z"}}},
+            "cast.d.format",
+            "Unsupported directive(s) %z; use %Y %y %m %d %H %I %M %S %p %b %B %j and %% "
+            "(times are UTC).",
         ),
         (
             {"cast": {"d": {"type": "date", "format": "100%%"}}},
@@ -838,8 +844,8 @@ def source_errors(fmt: Any, options: object) -> dict[str, list[str]]:
             {"sep": ";"},
             "",
             'Unknown key(s) "sep"; allowed: delimiter, header, quote_char, escape_char, '
-            "encoding, null_values, skip_rows, column_names, block_size_bytes, bookmark, "
-            "allow_empty.",
+            "encoding, null_values, skip_rows, column_names, newlines_in_values, "
+            "block_size_bytes, bookmark, allow_empty.",
         ),
         ("csv", {"delimiter": ";;"}, "delimiter", "Must have at most 1 character(s) (has 2)."),
         ("csv", {"delimiter": ""}, "delimiter", "Cannot be empty."),

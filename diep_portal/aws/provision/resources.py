@@ -35,8 +35,20 @@ GLUE_SCRIPT_PATH = REPO_ROOT / "etl" / "glue_job.py"
 
 GLUE_SCRIPT_KEY = "glue/glue_job.py"
 ETL_ZIP_KEY = "glue/diep_etl.zip"
-# Glue 4.0 ships an older pyarrow than etl/ is written and tested against.
+# The Spark path's own imports beyond pyspark: spec validation, and pyarrow for the
+# storage seam (listing inputs, reading manifests, publishing), at the versions tested.
 GLUE_ADDITIONAL_MODULES = "jsonschema==4.26.0,pyarrow==26.0.1"
+#: Glue versions DIEP's ETL runs on: (Python, Spark). The conformance suite runs on
+#: pyspark 3.5.6, Glue 5.1's Spark.
+GLUE_VERSIONS: dict[str, tuple[str, str]] = {"5.1": ("3.11", "3.5.6"), "5.0": ("3.11", "3.5.4")}
+# Older ones, and why not: their Python cannot import the code (datetime.UTC, 3.11).
+GLUE_VERSIONS_REFUSED: dict[str, str] = {
+    "4.0": "Python 3.10, Spark 3.3, Java 8",
+    "3.0": "Python 3.7, Spark 3.1",
+    "2.0": "Python 3.7, Spark 2.4",
+    "1.0": "Python 3.6, Spark 2.4",
+    "0.9": "Python 2.7, Spark 2.2",
+}
 GLUE_TIMEOUT_MINUTES = 2880
 # DIEP retries runs itself (JobRun.attempt, run_retry); a Glue-side retry would run the
 # same files twice behind the ledger's back.
@@ -192,6 +204,22 @@ def mirror_tables() -> tuple[Table, ...]:
     )
 
 
+def glue_version(version: str) -> str:
+    """`version` if DIEP's ETL runs on it; a ProvisionError saying why not otherwise."""
+    if version in GLUE_VERSIONS:
+        return version
+    supported = ", ".join(sorted(GLUE_VERSIONS, reverse=True))
+    if version in GLUE_VERSIONS_REFUSED:
+        raise ProvisionError(
+            f"DIEP_GLUE_VERSION={version} is refused: Glue {version} runs "
+            f"{GLUE_VERSIONS_REFUSED[version]}, and DIEP's ETL needs Python 3.11 and Spark "
+            f"3.5 (Glue {supported})."
+        )
+    raise ProvisionError(
+        f"DIEP_GLUE_VERSION={version} is not a Glue version DIEP knows; use {supported}."
+    )
+
+
 def desired_infrastructure(
     *,
     triggers: Sequence[NotificationFilter],
@@ -234,7 +262,7 @@ def desired_infrastructure(
             "--enable-continuous-cloudwatch-log": "true",
             ARTIFACTS_BUCKET_ARGUMENT: artifacts_bucket,
         },
-        glue_version=settings.DIEP_GLUE_VERSION,
+        glue_version=glue_version(settings.DIEP_GLUE_VERSION),
         worker_type=settings.DIEP_GLUE_WORKER_TYPE,
         number_of_workers=int(settings.DIEP_GLUE_NUMBER_OF_WORKERS),
         max_concurrent_runs=int(settings.DIEP_GLUE_MAX_CONCURRENT_RUNS),

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import DateTimeField, ExpressionWrapper, F
 from django.utils import timezone
 
@@ -19,6 +20,30 @@ from jobs.runs.state import transition_run
 logger = logging.getLogger(__name__)
 
 
+def _overdue_runs(cutoff: datetime) -> list[JobRun]:
+    """Active Glue runs whose started_at + timeout is before `cutoff`."""
+    active = (
+        JobRun.objects.select_related("job")
+        .filter(engine=Engine.GLUE, state__in=(RunState.STARTING, RunState.RUNNING))
+        .exclude(external_run_id="")
+    )
+    if connection.vendor != "postgresql":
+        # SQLite (the embedded stack) has no interval arithmetic; it holds few runs.
+        return [
+            run
+            for run in active.exclude(started_at=None)
+            if run.started_at is not None
+            and run.started_at + timedelta(minutes=run.job.timeout_minutes) < cutoff
+        ]
+    # The deadline is computed by the database: a tick reads only the overdue runs,
+    # not every active one.
+    deadline = ExpressionWrapper(
+        F("started_at") + F("job__timeout_minutes") * timedelta(minutes=1),
+        output_field=DateTimeField(),
+    )
+    return list(active.alias(deadline=deadline).filter(deadline__lt=cutoff))
+
+
 def enforce_timeouts() -> int:
     """Stop runs still going past their job's timeout (plus grace); they end TIMEOUT.
 
@@ -28,22 +53,7 @@ def enforce_timeouts() -> int:
     now = timezone.now()
     grace = timedelta(seconds=settings.DIEP_TIMEOUT_GRACE_SECONDS)
     overdue: dict[str, list[JobRun]] = defaultdict(list)
-    # The deadline is computed by the database: a tick reads only the overdue runs,
-    # not every active one.
-    deadline = ExpressionWrapper(
-        F("started_at") + F("job__timeout_minutes") * timedelta(minutes=1),
-        output_field=DateTimeField(),
-    )
-    for run in (
-        JobRun.objects.select_related("job")
-        .alias(deadline=deadline)
-        .filter(
-            engine=Engine.GLUE,
-            state__in=(RunState.STARTING, RunState.RUNNING),
-            deadline__lt=now - grace,
-        )
-        .exclude(external_run_id="")
-    ):
+    for run in _overdue_runs(now - grace):
         if transition_run(
             run=run,
             to=RunState.STOPPING,

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from etl.contract import RunArguments
 from etl.errors import ChecksFailed, EtlError, EtlStopped
-from etl.run import EtlRequest, run_etl
+from etl.request import EtlRequest
+from etl.run import run_etl
 from etl.storage import Storage
 from jobs.models import JobRun, RunState
 from jobs.runs.outcome import finish_run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -263,7 +264,7 @@ def test_glue_job_and_artifacts(aws: str) -> None:
         "PythonVersion": "3",
     }
     assert job["Role"] == settings.DIEP_GLUE_ROLE_ARN
-    assert job["GlueVersion"] == settings.DIEP_GLUE_VERSION
+    assert job["GlueVersion"] == settings.DIEP_GLUE_VERSION == "5.1"
     assert job["WorkerType"] == settings.DIEP_GLUE_WORKER_TYPE
     assert job["NumberOfWorkers"] == settings.DIEP_GLUE_NUMBER_OF_WORKERS
     assert job["ExecutionProperty"]["MaxConcurrentRuns"] == settings.DIEP_GLUE_MAX_CONCURRENT_RUNS
@@ -274,6 +275,24 @@ def test_glue_job_and_artifacts(aws: str) -> None:
     assert script == GLUE_SCRIPT
     archive = s3.get_object(Bucket="diep-artifacts", Key="glue/diep_etl.zip")["Body"].read()
     assert archive == etl_package_zip()  # deterministic: same sources, same bytes
+
+
+@pytest.mark.parametrize(
+    ("version", "reason"),
+    [
+        ("4.0", "Glue 4.0 runs Python 3.10, Spark 3.3, Java 8, and DIEP's ETL needs Python 3.11"),
+        ("3.0", "Glue 3.0 runs Python 3.7"),
+        ("6.7", "not a Glue version DIEP knows; use 5.1, 5.0"),
+    ],
+)
+def test_glue_versions_that_cannot_run_the_code_are_refused(
+    aws: str, settings: Any, version: str, reason: str
+) -> None:
+    settings.DIEP_GLUE_VERSION = version
+    with pytest.raises(ProvisionError, match=re.escape(reason)):
+        desired_infrastructure(triggers=[])
+    settings.DIEP_GLUE_VERSION = "5.0"
+    assert desired_infrastructure(triggers=[]).glue_job.glue_version == "5.0"
 
 
 def test_changed_script_is_uploaded_again(aws: str, glue_script: Path) -> None:

@@ -18,7 +18,10 @@ def local_job(make_job: Any, **overrides: Any) -> Any:
         "glue_job_name": "",
         "source": {"uri": f"s3://{RAW}/orders/", "format": "csv"},
         "destination": {"uri": f"s3://{CURATED}/orders/", "partition_by": ["region"]},
-        "transform": {"rename": {"id": "order_id"}, "cast": {"amount": "float"}},
+        "transform": {
+            "rename": {"id": "order_id"},
+            "cast": {"order_id": "int", "amount": "float"},
+        },
         "parameters": {},
         "parameters_schema": {},
     }

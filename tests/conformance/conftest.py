@@ -1,0 +1,42 @@
+"""One SparkSession (local[2]) for the whole pytest session; the conformance tests run
+in a pytest session of their own (`make test` calls it) so no other test pays for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from etl.request import EtlRequest, EtlResult
+from etl.run import run_etl
+from etl.spark.run import run_spark_etl
+from etl.spark.session import spark_session
+from etl.storage import Storage
+from tests.conformance.harness import Engine
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    session = spark_session()
+    yield session
+    session.stop()
+
+
+def engines(session: Any) -> list[tuple[str, Engine]]:
+    """Both engines, each running a request: the local one (pyarrow), then Spark."""
+
+    def local(etl: EtlRequest, storage: Storage, now: datetime) -> EtlResult:
+        return run_etl(etl, storage=storage, now=now)
+
+    def on_spark(etl: EtlRequest, storage: Storage, now: datetime) -> EtlResult:
+        return run_spark_etl(etl, storage=storage, spark=session, now=now)
+
+    return [("pyarrow", local), ("spark", on_spark)]
+
+
+@pytest.fixture(params=["pyarrow", "spark"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    session = request.getfixturevalue("spark") if request.param == "spark" else None
+    return dict(engines(session))[request.param]
