@@ -123,9 +123,4 @@ class BatchReader:
 def _hint(message: str) -> str:
     if "increase block size" in message:
         return f"{message} (a row is longer than a block: raise the source option block_size_bytes)"
-    if "CSV conversion error" in message:
-        return (
-            f"{message} (the column's type was inferred from the first rows; name it in the "
-            "transform's cast to type it explicitly, with bad values rejected row by row)"
-        )
     return message

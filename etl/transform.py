@@ -118,14 +118,14 @@ class Transform:
         if self.rejections.room <= 0:
             return []
         samples = []
-        kinds = list(self.cast.values())
+        names, kinds = list(self.cast), list(self.cast.values())
         for row in pc.indices_nonzero(rejected)[: self.rejections.room].to_pylist():
             for position, (_, bad) in enumerate(results):
                 if bad is not None and bad[row].as_py():
                     value = originals[position][row].as_py()
                     samples.append(
                         {
-                            "column": list(self.cast)[position],
+                            "column": names[position],
                             "value": str(value)[: semantics.MAX_SAMPLE_CHARS],
                             "expected": describe_cast(kinds[position]),
                         }

@@ -99,8 +99,8 @@ def _csv(spark: SparkSession, options: Mapping[str, Any], paths: list[str]) -> D
     if extra_nulls:
         frame = frame.select(
             *[
-                sf.when(sf.col(_q(name)).isin(extra_nulls), sf.lit(None))
-                .otherwise(sf.col(_q(name)))
+                sf.when(column(name).isin(extra_nulls), sf.lit(None))
+                .otherwise(column(name))
                 .alias(name)
                 for name in frame.columns
             ]
@@ -140,10 +140,6 @@ def _with_file_identity(
     )
 
 
-def _q(name: str) -> str:
-    """A column name as sf.col reads it literally (dots and backticks included)."""
-    return "`" + name.replace("`", "``") + "`"
-
-
 def column(name: str) -> Column:
-    return sf.col(_q(name))
+    """A column by its literal name (dots and backticks included)."""
+    return sf.col("`" + name.replace("`", "``") + "`")

@@ -35,7 +35,7 @@ from etl.request import (
 )
 from etl.spark import transform as steps
 from etl.spark.checks import SparkChecks
-from etl.spark.read import FILE_INDEX, HIDDEN, column, read_inputs
+from etl.spark.read import FILE_INDEX, column, read_inputs
 from etl.storage import InputFile, Storage
 
 logger = logging.getLogger("diep.spark")
@@ -297,6 +297,3 @@ def _spark_message(exc: Exception) -> str:
     text = str(getattr(exc, "desc", None) or exc)
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return first[:2000]
-
-
-__all__ = ["HIDDEN", "run_spark_etl"]
