@@ -23,7 +23,6 @@ from etl.errors import EtlError
 from etl.semantics import coerce_array, coerce_scalar, describe_cast
 
 MAX_REJECT_SAMPLES = semantics.MAX_REJECT_SAMPLES
-_ASCII_SPACE = " \t\n\r\f\v"
 
 
 @dataclass
@@ -207,7 +206,7 @@ def _utc(values: pa.Array) -> pa.Array:
 
 def _trimmed(values: pa.Array) -> pa.Array:
     text = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
-    return pc.utf8_trim(text, characters=_ASCII_SPACE)
+    return pc.utf8_trim(text, characters=semantics.SPACE_AROUND_VALUES)
 
 
 def _refusing(original: pa.Array, converted: pa.Array) -> tuple[pa.Array, pa.Array | None]:

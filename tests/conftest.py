@@ -31,6 +31,17 @@ def fast_password_hashing() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One SparkSession (local[2]) for the whole pytest session. Spark tests run in a
+    pytest session of their own (`make test` calls it), so no other test pays for it."""
+    from etl.spark.session import spark_session
+
+    session = spark_session()
+    yield session
+    session.stop()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -24,6 +24,7 @@ FILE_INDEX: Final = "__diep_file"  # position of the row's file in the run's inp
 FILE_URI: Final = "__diep_uri"  # that file as DIEP names it (the source_file column)
 ROW_ORDER: Final = "__diep_row"  # increases in read order within a file
 HIDDEN: Final = (FILE_INDEX, FILE_URI, ROW_ORDER)
+_SPARK_PATH: Final = "__diep_spark_path"  # the file's name as Spark gives it, until joined
 
 _SPARK_ENCODINGS: Final = {
     "utf-8": "UTF-8",
@@ -46,8 +47,12 @@ def read_inputs(
     spark: SparkSession, fmt: str, options: Mapping[str, Any], inputs: Sequence[InputFile]
 ) -> DataFrame:
     paths = [spark_path(file.uri) for file in inputs]
+    if fmt == "csv" and options.get("skip_rows"):
+        # The line numbers come from the scan itself (see _csv_after_skipped_lines).
+        frame = _csv_after_skipped_lines(spark, options, inputs)
+        return _with_file_identity(spark, frame, inputs)
     if fmt == "csv":
-        frame = _csv(spark, options, paths)
+        frame = _csv_columns(_csv_reader(spark, options).csv(paths), options)
     elif fmt == "json":
         frame = spark.read.options(mode="FAILFAST").json(paths)
         frame = frame.select(*sorted(frame.columns))
@@ -58,32 +63,38 @@ def read_inputs(
             if missing:
                 raise EtlError(f"No such column(s) in the Parquet input: {', '.join(missing)}.")
             frame = frame.select(*columns)
+    frame = frame.withColumn(_SPARK_PATH, sf.input_file_name()).withColumn(
+        ROW_ORDER, sf.monotonically_increasing_id()
+    )
     return _with_file_identity(spark, frame, inputs)
 
 
-def _csv(spark: SparkSession, options: Mapping[str, Any], paths: list[str]) -> DataFrame:
-    if options.get("skip_rows"):
-        raise EtlError(
-            "The source option skip_rows is not supported on the Spark engine yet (a line "
-            "count from each file's start cannot be split); use the local engine."
-        )
-    header = options.get("header", True)
-    escape = options.get("escape_char")
+def _csv_options(options: Mapping[str, Any]) -> dict[str, str]:
     quote = options.get("quote_char", '"')
-    reader = spark.read.options(
-        header=str(bool(header)).lower(),
-        sep=options.get("delimiter", ","),
-        quote=quote,
+    return {
+        "sep": options.get("delimiter", ","),
+        "quote": quote,
         # Without an escape character a quote inside a quoted field is doubled (RFC 4180).
-        escape=escape or quote,
+        "escape": options.get("escape_char") or quote,
+        "mode": "FAILFAST",
+        "nullValue": "",
+    }
+
+
+def _csv_reader(spark: SparkSession, options: Mapping[str, Any]) -> Any:
+    return spark.read.options(
+        **_csv_options(options),
+        header=str(bool(options.get("header", True))).lower(),
         encoding=_SPARK_ENCODINGS[options.get("encoding", "utf-8")],
         multiLine=str(bool(options.get("newlines_in_values"))).lower(),
-        mode="FAILFAST",
         enforceSchema="false",
-        nullValue="",
         inferSchema="false",
     )
-    frame = reader.csv(paths)
+
+
+def _csv_columns(frame: DataFrame, options: Mapping[str, Any]) -> DataFrame:
+    """The columns named as the local engine names them, declared null values null."""
+    header = options.get("header", True)
     names = options.get("column_names")
     if names:
         if len(names) != len(frame.columns):
@@ -95,49 +106,164 @@ def _csv(spark: SparkSession, options: Mapping[str, Any], paths: list[str]) -> D
         frame = frame.toDF(*[f"f{index}" for index in range(len(frame.columns))])
     elif options.get("encoding") == "utf-8-sig" and frame.columns:
         frame = frame.withColumnRenamed(frame.columns[0], frame.columns[0].lstrip("\ufeff"))
+    return _declared_nulls(frame, options, frame.columns)
+
+
+def _declared_nulls(frame: DataFrame, options: Mapping[str, Any], names: list[str]) -> DataFrame:
     extra_nulls = [value for value in options.get("null_values") or [] if value != ""]
-    if extra_nulls:
-        frame = frame.select(
-            *[
+    if not extra_nulls:
+        return frame
+    return frame.select(
+        *[
+            (
                 sf.when(column(name).isin(extra_nulls), sf.lit(None))
                 .otherwise(column(name))
                 .alias(name)
-                for name in frame.columns
-            ]
+                if name in names
+                else column(name)
+            )
+            for name in frame.columns
+        ]
+    )
+
+
+def _csv_after_skipped_lines(
+    spark: SparkSession, options: Mapping[str, Any], inputs: Sequence[InputFile]
+) -> DataFrame:
+    """CSV whose first skip_rows physical lines of every file are not data (as pyarrow
+    counts them: empty lines included, quotes not), still split across tasks.
+
+    Spark's CSV reader cannot skip lines, so the files are read as lines; each line's
+    number in its file comes from its place in its split plus the lines of the file's
+    earlier splits (counted per split, a few numbers per file), and the lines after the
+    skipped ones are parsed by Spark's own CSV parser. A record is one line here, so
+    quoted newlines cannot be combined with skip_rows; nor can UTF-16, whose lines are
+    not byte lines.
+    """
+    if options.get("newlines_in_values"):
+        raise EtlError(
+            "skip_rows together with newlines_in_values is not supported on the Spark "
+            "engine (a record spanning lines cannot be told apart in a file split); drop "
+            "one of them or use the local engine."
         )
-    return frame
+    encoding = options.get("encoding", "utf-8")
+    if encoding == "utf-16":
+        raise EtlError(
+            "skip_rows is not supported on the Spark engine for UTF-16 files; use the local engine."
+        )
+    value = sf.col("value")
+    if encoding not in ("utf-8", "utf-8-sig"):
+        # The text source keeps each line's bytes as they are; decode them.
+        value = sf.decode(value.cast("binary"), _SPARK_ENCODINGS[encoding])
+    lines = spark.read.text([spark_path(file.uri) for file in inputs]).select(
+        value.alias("line"),
+        sf.input_file_name().alias(_SPARK_PATH),
+        sf.input_file_block_start().alias("__diep_split"),
+        sf.monotonically_increasing_id().alias("__diep_position"),
+    )
+    splits = (
+        lines.groupBy(_SPARK_PATH, "__diep_split")
+        .agg(sf.min("__diep_position").alias("first"), sf.count(sf.lit(1)).alias("lines"))
+        .collect()
+    )
+    skip = int(options["skip_rows"])
+    before: dict[str, int] = {}
+    offsets = []
+    for split in sorted(splits, key=lambda row: (row[_SPARK_PATH], row["__diep_split"])):
+        path = split[_SPARK_PATH]
+        offsets.append((path, split["__diep_split"], before.get(path, 0) - split["first"]))
+        before[path] = before.get(path, 0) + split["lines"]
+    for file in inputs:
+        if before.get(_qualified(spark, file.uri), 0) <= skip:
+            raise EtlError(f"{file.uri}: nothing is left after skipping {skip} lines.")
+    numbered = lines.join(
+        sf.broadcast(
+            spark.createDataFrame(
+                offsets, f"{_SPARK_PATH} STRING, __diep_split LONG, __diep_offset LONG"
+            )
+        ),
+        [_SPARK_PATH, "__diep_split"],
+    ).select(
+        "line",
+        _SPARK_PATH,
+        (sf.col("__diep_position") + sf.col("__diep_offset")).alias(ROW_ORDER),
+    )
+    header = bool(options.get("header", True))
+    names = _csv_names(spark, options, numbered, skip, _qualified(spark, inputs[0].uri))
+    schema = ", ".join(f"`{index}` STRING" for index in range(len(names)))
+    records = numbered.filter(
+        (sf.col(ROW_ORDER) >= skip + (1 if header else 0)) & (sf.col("line") != "")
+    ).select(
+        sf.from_csv(sf.col("line"), schema, _csv_options(options)).alias("record"),
+        _SPARK_PATH,
+        ROW_ORDER,
+    )
+    frame = records.select(
+        *[sf.col("record").getField(str(index)).alias(name) for index, name in enumerate(names)],
+        _SPARK_PATH,
+        ROW_ORDER,
+    )
+    return _declared_nulls(frame, options, names)
+
+
+def _csv_names(
+    spark: SparkSession,
+    options: Mapping[str, Any],
+    numbered: DataFrame,
+    skip: int,
+    first_file: str,
+) -> list[str]:
+    """The column names: declared, or from the header line after the skipped ones (the
+    same in every file, as Spark's CSV reader and the local engine require), or f0, f1,
+    ... as many as the first record has fields."""
+    header = bool(options.get("header", True))
+    heads = {
+        row[_SPARK_PATH]: row["line"]
+        for row in numbered.filter(sf.col(ROW_ORDER) == skip).select(_SPARK_PATH, "line").collect()
+    }
+    first = heads[first_file]
+    if header:
+        for path, line in heads.items():
+            if line != first:
+                raise EtlError(
+                    f"Input files disagree on columns: {path} has the header {line!r}, "
+                    f"the first file {first!r}."
+                )
+    if names := options.get("column_names"):
+        return list(names)
+    # The first line parsed by Spark's CSV parser itself (the reader takes an RDD of
+    # lines, which its type hints do not say).
+    first_line: Any = spark.sparkContext.parallelize([first])
+    parsed = spark.read.options(**_csv_options(options), header=str(header).lower()).csv(first_line)
+    if header:
+        return list(parsed.columns)
+    return [f"f{index}" for index in range(len(parsed.columns))]
+
+
+def _qualified(spark: SparkSession, uri: str) -> str:
+    """The name Spark gives a file (qualified and URI-encoded, as input_file_name says)."""
+    jvm: Any = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri if "://" in uri else f"file://{uri}")
+    configuration = spark.sparkContext._jsc.hadoopConfiguration()
+    return str(path.getFileSystem(configuration).makeQualified(path).toUri().toString())
 
 
 def _with_file_identity(
     spark: SparkSession, frame: DataFrame, inputs: Sequence[InputFile]
 ) -> DataFrame:
     """Each row's file index and DIEP URI, by a broadcast join on the name Spark gives
-    the file (qualified and URI-encoded, which the JVM computes the same way)."""
-    jvm: Any = spark.sparkContext._jvm
-    configuration = spark.sparkContext._jsc.hadoopConfiguration()
-    rows = []
-    for index, file in enumerate(inputs):
-        path = jvm.org.apache.hadoop.fs.Path(
-            file.uri if "://" in file.uri else f"file://{file.uri}"
-        )
-        qualified = path.getFileSystem(configuration).makeQualified(path)
-        rows.append((qualified.toUri().toString(), index, file.uri))
+    the file (the frame's _SPARK_PATH column, taken in the scan)."""
     files = spark.createDataFrame(
-        rows,
+        [(_qualified(spark, file.uri), index, file.uri) for index, file in enumerate(inputs)],
         StructType(
             [
-                StructField("__diep_spark_path", StringType(), False),
+                StructField(_SPARK_PATH, StringType(), False),
                 StructField(FILE_INDEX, IntegerType(), False),
                 StructField(FILE_URI, StringType(), False),
             ]
         ),
     )
-    named = frame.withColumn("__diep_spark_path", sf.input_file_name()).withColumn(
-        ROW_ORDER, sf.monotonically_increasing_id()
-    )
-    return named.join(sf.broadcast(files), on="__diep_spark_path", how="left").drop(
-        "__diep_spark_path"
-    )
+    return frame.join(sf.broadcast(files), on=_SPARK_PATH, how="left").drop(_SPARK_PATH)
 
 
 def column(name: str) -> Column:

@@ -24,7 +24,6 @@ from etl.semantics import coerce_array, coerce_scalar, describe_cast
 from etl.spark.read import FILE_INDEX, FILE_URI, HIDDEN, ROW_ORDER, column
 
 REJECTED_AT: Final = "__diep_rejected_at"  # the position of the first failing cast, or null
-_WHITESPACE: Final = r"^[ \t\n\r\f\u000b]+|[ \t\n\r\f\u000b]+$"
 
 
 def arrow_type(spark_type: st.DataType) -> pa.DataType:
@@ -87,21 +86,25 @@ def mark_rejections(frame: DataFrame, casts: Mapping[str, Any]) -> DataFrame:
     values stay in `__diep_raw_<i>` for the reject samples."""
     fields = {f.name: f.dataType for f in frame.schema.fields}
     converted: dict[str, Column] = {}
-    failures: list[Column] = []
     raws: list[Column] = []
     for position, (name, kind) in enumerate(casts.items()):
         require(frame, name, "cast")
-        value, bad = cast_column(column(name), fields[name], kind)
-        converted[name] = value
-        failures.append(sf.when(bad, sf.lit(position)))
+        converted[name] = cast_column(column(name), fields[name], kind)
         raws.append(column(name).cast("string").alias(f"__diep_raw_{position}"))
-    rejected_at = sf.coalesce(*failures, sf.lit(None).cast("int")) if failures else sf.lit(None)
-    return frame.select(
+    cast = frame.select(
         *[converted.get(name, column(name)).alias(name) for name in data_columns(frame)],
         *HIDDEN,
         *raws,
-        rejected_at.cast("int").alias(REJECTED_AT),
     )
+    # Judged on the converted columns of the projection before: Spark keeps the two
+    # apart (an expensive expression used twice is not inlined), so each conversion
+    # runs once per value, not once for the value and again for each verdict.
+    failures = [
+        sf.when(sf.col(f"__diep_raw_{position}").isNotNull() & column(name).isNull(), position)
+        for position, name in enumerate(casts)
+    ]
+    rejected_at = sf.coalesce(*failures) if failures else sf.lit(None)
+    return cast.withColumn(REJECTED_AT, rejected_at.cast("int"))
 
 
 def good_rows(frame: DataFrame, casts: Mapping[str, Any]) -> DataFrame:
@@ -134,15 +137,14 @@ def reject_samples(frame: DataFrame, casts: Mapping[str, Any]) -> list[dict[str,
     return samples
 
 
-def cast_column(value: Column, source: st.DataType, kind: Any) -> tuple[Column, Column]:
-    """(converted, refused): the converted value (null where refused) and whether a
-    non-null value was refused."""
+def cast_column(value: Column, source: st.DataType, kind: Any) -> Column:
+    """The converted value, null where the cast refuses a non-null value."""
     name = kind if isinstance(kind, str) else kind["type"]
     if name == "string":
-        return value.cast("string"), sf.lit(False)
+        return value.cast("string")
     numeric = isinstance(source, st.NumericType)
     text = value if isinstance(source, st.StringType) else value.cast("string")
-    trimmed = sf.regexp_replace(text, _WHITESPACE, "")
+    trimmed = sf.btrim(text, sf.lit(semantics.SPACE_AROUND_VALUES))
     if isinstance(kind, dict) and name in ("date", "timestamp"):
         pattern = semantics.java_datetime_pattern(kind["format"])
         parsed = sf.to_timestamp(trimmed, pattern)
@@ -183,7 +185,7 @@ def cast_column(value: Column, source: st.DataType, kind: Any) -> tuple[Column, 
             converted = value.cast("timestamp")
         else:
             converted = sf.when(trimmed.rlike(semantics.TIMESTAMP_TEXT), trimmed.cast("timestamp"))
-    return converted, value.isNotNull() & converted.isNull()
+    return converted
 
 
 def _float_text(trimmed: Column) -> Column:

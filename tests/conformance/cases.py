@@ -228,6 +228,53 @@ CASES: list[Case] = [
         expected={"rows": [{"key": "1", "value": "x"}]},
     ),
     Case(
+        # Lines as pyarrow counts them: the empty one and the one with a quote count too.
+        name="csv_skip_rows_before_the_header_in_every_file",
+        source={"format": "csv", "options": {"skip_rows": 3}},
+        files={
+            "a.csv": 'Report "daily\n\nexported 2024-01-02\nid,v\n1,x\n\n2,y\r\n',
+            "b.csv": "Report\n\nexported 2024-01-03\nid,v\n3,z\n",
+        },
+        expected={
+            "rows": [{"id": "1", "v": "x"}, {"id": "2", "v": "y"}, {"id": "3", "v": "z"}],
+            "metrics": {"files": 2, "rows_in": 3},
+        },
+    ),
+    Case(
+        name="csv_skip_rows_with_names_encoding_and_nulls",
+        source={
+            "format": "csv",
+            "options": {
+                "skip_rows": 1,
+                "header": False,
+                "column_names": ["key", "city"],
+                "encoding": "latin-1",
+                "delimiter": ";",
+                "null_values": ["NA"],
+            },
+        },
+        files={"a.csv": 'Stand: März\n1;Köln\n2;NA\n3;"quoted; yes"\n'.encode("latin-1")},
+        expected={
+            "rows": [
+                {"key": "1", "city": "Köln"},
+                {"key": "2", "city": None},
+                {"key": "3", "city": "quoted; yes"},
+            ],
+        },
+    ),
+    Case(
+        name="csv_skip_rows_without_header_names_f0_f1",
+        source={"format": "csv", "options": {"skip_rows": 2, "header": False}},
+        files={"a.csv": "x\ny\n1,2\n3,4\n"},
+        expected={"rows": [{"f0": "1", "f1": "2"}, {"f0": "3", "f1": "4"}]},
+    ),
+    Case(
+        name="csv_skip_rows_past_the_end_of_a_file_fails",
+        source={"format": "csv", "options": {"skip_rows": 2}},
+        files={"a.csv": "x\ny\nid\n1\n", "b.csv": "x\ny\n"},
+        expected={"error": "etl"},
+    ),
+    Case(
         name="csv_utf8_bom_and_cp1252",
         source={"format": "csv", "options": {"encoding": "utf-8-sig"}},
         files={"a.csv": "\ufeffid,v\n1,€\n".encode()},

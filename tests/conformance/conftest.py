@@ -1,9 +1,8 @@
-"""One SparkSession (local[2]) for the whole pytest session; the conformance tests run
-in a pytest session of their own (`make test` calls it) so no other test pays for it."""
+"""Both engines as the conformance tests call them (the SparkSession is the pytest
+session's, tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -12,16 +11,8 @@ import pytest
 from etl.request import EtlRequest, EtlResult
 from etl.run import run_etl
 from etl.spark.run import run_spark_etl
-from etl.spark.session import spark_session
 from etl.storage import Storage
 from tests.conformance.harness import Engine
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    session = spark_session()
-    yield session
-    session.stop()
 
 
 def engines(session: Any) -> list[tuple[str, Engine]]:
