@@ -10,11 +10,12 @@ code is tested on both and on the moto server.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pyarrow import fs
 
+from etl.errors import EtlError
 from etl.semantics import canonical_partition_path
 
 TEMP_DIR = "_diep_tmp"
@@ -28,6 +29,18 @@ class Written:
     files: list[str] = field(default_factory=list)  # relative to the destination
     bytes: int = 0
     partitions: set[str] = field(default_factory=set)
+
+
+def check_partition_columns(columns: Sequence[str], partition_by: Sequence[str]) -> None:
+    """Every partition column is in the output, and at least one column is left for the
+    files themselves (a file of no columns holds nothing Athena or Spark can read)."""
+    for name in partition_by:
+        if name not in columns:
+            raise EtlError(f"partition_by: column {name!r} is not in the output.")
+    if partition_by and set(columns) <= set(partition_by):
+        raise EtlError(
+            "partition_by names every output column; leave at least one column in the files."
+        )
 
 
 def temp_prefix(filesystem: fs.FileSystem, destination: str, run_id: str) -> str:

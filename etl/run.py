@@ -180,7 +180,13 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     try:
         return batch.cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise EtlError(f"Input files disagree on column types: {exc}") from exc
+        differing = ", ".join(
+            f"{name} ({batch.schema.field(name).type} here, {schema.field(name).type} in the "
+            "first file read)"
+            for name in schema.names
+            if batch.schema.field(name).type != schema.field(name).type
+        )
+        raise EtlError(f"Input files disagree on column types: {differing}: {exc}") from exc
 
 
 def _dedupe(

@@ -17,7 +17,6 @@ import pyarrow.parquet as pq
 from pyarrow import fs
 
 from etl import publish as publishing
-from etl.errors import EtlError
 from etl.publish import MAX_ROWS_PER_FILE, Written
 
 MAX_ROWS_PER_GROUP = 512 * 1024  # the writer buffers up to this per open partition
@@ -42,9 +41,7 @@ class PartitionedWriter:
 
     def write(self, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Written:
         """Write everything under the temporary prefix; nothing is visible yet."""
-        for column in self.partition_by:
-            if schema.get_field_index(column) < 0:
-                raise EtlError(f"partition_by: column {column!r} is not in the output.")
+        publishing.check_partition_columns(schema.names, self.partition_by)
         written = Written()
 
         def visit(file: Any) -> None:

@@ -106,6 +106,39 @@ def test_etl_imports_no_django_and_nothing_of_the_apps() -> None:
     assert _violations(("etl",), forbidden) == []
 
 
+# What the Spark engine may bring to the driver, by the function that does it: counts,
+# aggregates and bounded samples, never the data (issue 15).
+DRIVER_RESULTS = {
+    ("etl/spark/transform.py", "reject_samples"): "at most MAX_REJECT_SAMPLES rows",
+    ("etl/spark/checks.py", "_duplicates"): "one aggregate row",
+    ("etl/spark/read.py", "_csv_after_skipped_lines"): "one count per input split",
+    ("etl/spark/read.py", "_csv_names"): "one header line per input file",
+}
+_ROWS_TO_DRIVER = frozenset(
+    {"collect", "toPandas", "toLocalIterator", "take", "first", "head", "tail", "toArrow"}
+)
+
+
+def test_the_spark_engine_brings_no_rows_to_the_driver() -> None:
+    found = {
+        (str(path.relative_to(ROOT)), function)
+        for path in _sources("etl/spark", "etl/glue_job.py")
+        for function, call in _calls(ast.parse(path.read_text()), None)
+        if call in _ROWS_TO_DRIVER
+    }
+    assert sorted(found - set(DRIVER_RESULTS)) == []
+    assert found, "the walk found no calls at all: it is broken, not the engine clean"
+
+
+def _calls(node: ast.AST, function: str | None) -> Iterator[tuple[str | None, str]]:
+    """(innermost enclosing function, method name) of every method call under node."""
+    for child in ast.iter_child_nodes(node):
+        inner = child.name if isinstance(child, ast.FunctionDef) else function
+        if isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute):
+            yield function, child.func.attr
+        yield from _calls(child, inner)
+
+
 def test_the_event_parser_is_pure() -> None:
     allowed = set(sys.stdlib_module_names) | {"__future__"}
     impure = [

@@ -21,6 +21,7 @@ from pyarrow import fs
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as sf
+from pyspark.sql.types import DoubleType, TimestampType
 from pyspark.sql.utils import CapturedException
 
 from etl import publish as publishing
@@ -36,6 +37,7 @@ from etl.request import (
 from etl.spark import transform as steps
 from etl.spark.checks import SparkChecks
 from etl.spark.read import FILE_INDEX, column, read_inputs
+from etl.spark.text import double_text
 from etl.storage import InputFile, Storage
 
 logger = logging.getLogger("diep.spark")
@@ -160,9 +162,7 @@ def _execute(
     if dedupe := spec.get("dedupe"):
         frame = steps.dedupe(frame, dedupe["keys"], dedupe.get("keep_latest_by"))
     output = frame.select(*[column(name) for name in steps.data_columns(frame)])
-    for name in request.partition_by:
-        if name not in output.columns:
-            raise EtlError(f"partition_by: column {name!r} is not in the output.")
+    publishing.check_partition_columns(output.columns, request.partition_by)
     checks = SparkChecks(spec.get("checks") or [], output)
     out_counts = Observation("diep_out")
     output = output.observe(out_counts, sf.count(sf.lit(1)).alias("rows_out"), *_aliased(checks))
@@ -190,6 +190,7 @@ def _write(request: EtlRequest, output: DataFrame, temp: str) -> None:
     fmt = request.destination_format
     partition_by = list(request.partition_by)
     if partition_by:
+        output = _partition_values_as_text(output, partition_by)
         # One task per partition value, so a partition is a few files, not one per task.
         output = output.repartition(*[column(name) for name in partition_by])
     if fmt == "json":
@@ -198,6 +199,15 @@ def _write(request: EtlRequest, output: DataFrame, temp: str) -> None:
             *[
                 column(f.name).cast("string").alias(f.name)
                 if f.dataType.typeName() == "decimal"
+                else column(f.name)
+                for f in output.schema.fields
+            ]
+        )
+    elif fmt == "csv":
+        output = output.select(
+            *[
+                double_text(column(f.name)).alias(f.name)
+                if isinstance(f.dataType, DoubleType) and f.name not in partition_by
                 else column(f.name)
                 for f in output.schema.fields
             ]
@@ -227,6 +237,24 @@ def _write(request: EtlRequest, output: DataFrame, temp: str) -> None:
             ignoreNullFields="false",
         )
     writer.save(_spark_uri(request, temp))
+
+
+def _partition_values_as_text(output: DataFrame, partition_by: list[str]) -> DataFrame:
+    """Partition values spelled as the local engine spells them in directory names
+    (Spark would write "2024-01-02 03:04:05.5" and "1.0E20")."""
+    converted = {}
+    for f in output.schema.fields:
+        if f.name not in partition_by:
+            continue
+        if isinstance(f.dataType, TimestampType):
+            converted[f.name] = sf.date_format(column(f.name), "yyyy-MM-dd HH:mm:ss.SSSSSS'Z'")
+        elif isinstance(f.dataType, DoubleType):
+            converted[f.name] = double_text(column(f.name))
+    if not converted:
+        return output
+    return output.select(
+        *[converted.get(name, column(name)).alias(name) for name in output.columns]
+    )
 
 
 def _spark_uri(request: EtlRequest, path: str) -> str:
@@ -287,7 +315,8 @@ def _stages(spark: SparkSession, group: str) -> list[dict[str, Any]]:
         job = tracker.getJobInfo(job_id)
         for stage_id in sorted(job.stageIds) if job else []:
             stage = tracker.getStageInfo(stage_id)
-            if stage is not None:
+            # A stage with no task run was skipped: its shuffle output was reused.
+            if stage is not None and stage.numCompletedTasks + stage.numFailedTasks:
                 stages.append({"job": job_id, "stage": stage_id, "tasks": stage.numTasks})
     return stages
 

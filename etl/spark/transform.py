@@ -24,6 +24,7 @@ from etl.semantics import coerce_array, coerce_scalar, describe_cast
 from etl.spark.read import FILE_INDEX, FILE_URI, HIDDEN, ROW_ORDER, column
 
 REJECTED_AT: Final = "__diep_rejected_at"  # the position of the first failing cast, or null
+_FLOATING: Final = (st.DoubleType, st.FloatType)  # the types with NaN
 
 
 def arrow_type(spark_type: st.DataType) -> pa.DataType:
@@ -270,8 +271,7 @@ class _Compiler:
 
     def expression(self, op: str, args: list[Any]) -> Column:
         if op in _COMPARE:
-            left, right = self._aligned(self.operand(args[0]), self.operand(args[1]))
-            return _COMPARE[op](left, right)
+            return self._compared(op, self.operand(args[0]), self.operand(args[1]))
         if op in ("and", "or"):
             parts = [self.condition(arg) for arg in args]
             result = parts[0]
@@ -289,10 +289,8 @@ class _Compiler:
         if op == "in":
             return self._member(first_column, first_type, list(args[1]))
         if op == "between":
-            low, high = self.operand(args[1]), self.operand(args[2])
-            lower = self._aligned((first, first_type), low)
-            upper = self._aligned((first, first_type), high)
-            return (lower[0] >= lower[1]) & (upper[0] <= upper[1])
+            low = self._compared(">=", (first, first_type), self.operand(args[1]))
+            return low & self._compared("<=", (first, first_type), self.operand(args[2]))
         if first_type is not None and not isinstance(first_type, st.StringType):
             raise EtlError(
                 f"The filter cannot be evaluated on this data: {op!r} needs a string, "
@@ -304,6 +302,18 @@ class _Compiler:
         if op == "ends_with":
             return first_column.endswith(pattern)
         return first_column.contains(pattern)
+
+    def _compared(
+        self, op: str, left: tuple[Any, st.DataType | None], right: tuple[Any, st.DataType | None]
+    ) -> Column:
+        a, b = self._aligned(left, right)
+        compared = _COMPARE[op](a, b)
+        if not any(isinstance(kind, _FLOATING) for kind in (left[1], right[1])):
+            return compared
+        # IEEE, as pyarrow compares: NaN is unequal to everything, itself included, and
+        # neither greater nor smaller (Spark orders it above every number).
+        nan = sf.isnan(a) | sf.isnan(b)
+        return (compared | nan) if op == "!=" else (compared & ~nan)
 
     def _aligned(
         self, left: tuple[Any, st.DataType | None], right: tuple[Any, st.DataType | None]
@@ -347,6 +357,10 @@ def dedupe(frame: DataFrame, keys: Sequence[str], latest_by: str | None) -> Data
     order = [sf.col(FILE_INDEX), sf.col(ROW_ORDER)]
     if latest_by:
         order.insert(0, column(latest_by).desc_nulls_last())
+        if isinstance(frame.schema[latest_by].dataType, _FLOATING):
+            # NaN after every number and before null, as pyarrow sorts (Spark: first).
+            value = column(latest_by)
+            order.insert(0, sf.when(value.isNull(), 2).when(sf.isnan(value), 1).otherwise(0))
     window = Window.partitionBy(*[column(k) for k in keys]).orderBy(*order)
     return (
         frame.withColumn("__diep_rank", sf.row_number().over(window))

@@ -724,3 +724,76 @@ for compression in ("zstd", "gzip", "none"):
             expected={"rows": [{"id": "1"}]},
         )
     )
+
+# Where the two engines' defaults differ (NaN, float text, time partition values): DIEP's
+# answer is stated and both must give it.
+NAN_INPUT: dict[str, str | bytes] = {"a.csv": "id,x\n1,nan\n2,5\n3,-inf\n4,\n"}
+NAN_FILTERS: list[tuple[str, dict[str, object], list[int]]] = [
+    ("gt", {"op": ">", "args": [col("x"), 1]}, [2]),
+    ("le_itself", {"op": "<=", "args": [col("x"), col("x")]}, [2, 3]),
+    ("ne", {"op": "!=", "args": [col("x"), 5]}, [1, 3]),
+    ("between", {"op": "between", "args": [col("x"), float("-1e308"), 10]}, [2]),
+]
+for label, expression, ids in NAN_FILTERS:
+    CASES.append(
+        Case(
+            # IEEE: NaN is unequal to everything and neither greater nor smaller.
+            name=f"nan_in_filter_{label}",
+            source=CSV,
+            files=NAN_INPUT,
+            transform={"cast": {"id": "int", "x": "float"}, "filter": expression},
+            expected={"values:id": ids},
+        )
+    )
+CASES += [
+    Case(
+        name="nan_in_dedupe_ordering_loses_to_every_number",
+        source=CSV,
+        files={"a.csv": "k,x,v\n1,5,five\n1,nan,nan\n1,,none\n2,,none\n2,nan,nan\n"},
+        transform={"cast": {"x": "float"}, "dedupe": {"keys": ["k"], "keep_latest_by": "x"}},
+        expected={"values:v": ["five", "nan"]},
+    ),
+    Case(
+        name="csv_output_of_large_and_small_floats",
+        source=CSV,
+        files={"a.csv": "id,x\n1,1e20\n2,0.0001\n3,-0.0\n4,123456789.125\n5,nan\n6,-inf\n7,\n"},
+        transform={"cast": {"id": "int", "x": "float"}},
+        destination={"format": "csv"},
+        expected={
+            "rows": [
+                {"line": '"1","1e+20"'},
+                {"line": '"2","0.0001"'},
+                {"line": '"3","-0"'},
+                {"line": '"4","123456789.125"'},
+                {"line": '"5","nan"'},
+                {"line": '"6","-inf"'},
+                {"line": '"7",""'},
+            ]
+        },
+    ),
+    Case(
+        name="partitions_by_date_timestamp_bool_and_float",
+        source=CSV,
+        files={
+            "a.csv": "d,t,b,f,v\n2024-01-02,2024-01-02T03:04:05.5Z,true,1.5,x\n,,,,y\n"
+            "2024-01-03,2024-01-03T00:00:00Z,false,1e20,z\n"
+        },
+        transform={"cast": {"d": "date", "t": "timestamp", "b": "bool", "f": "float"}},
+        destination={"partition_by": ["d", "t", "b", "f"]},
+        expected={
+            "partitions": [
+                "d=2024-01-02/t=2024-01-02%2003%3A04%3A05.500000Z/b=true/f=1.5",
+                "d=2024-01-03/t=2024-01-03%2000%3A00%3A00.000000Z/b=false/f=1e%2B20",
+                "d=__HIVE_DEFAULT_PARTITION__/t=__HIVE_DEFAULT_PARTITION__"
+                "/b=__HIVE_DEFAULT_PARTITION__/f=__HIVE_DEFAULT_PARTITION__",
+            ]
+        },
+    ),
+    Case(
+        name="partition_by_every_column_is_refused",
+        source=CSV,
+        files={"a.csv": "a\n1\n"},
+        destination={"partition_by": ["a"]},
+        expected={"error": "etl", "message": "leave at least one column in the files"},
+    ),
+]
