@@ -387,19 +387,31 @@ FILTERS: list[tuple[str, dict[str, object], list[int]]] = [
         [3, 4],
     ),
 ]
-for label, expression, ids in FILTERS:
-    CASES.append(
+
+
+def filter_cases(
+    prefix: str,
+    files: dict[str, str | bytes],
+    cast: dict[str, str],
+    filters: list[tuple[str, dict[str, object], list[int]]],
+) -> list[Case]:
+    """One case per filter over the same four rows: the ids it keeps."""
+    return [
         Case(
-            name=f"filter_{label}",
+            name=f"{prefix}_{label}",
             source=CSV,
-            files=FILTER_INPUT,
-            transform={"cast": FILTER_CAST, "filter": expression},
+            files=files,
+            transform={"cast": cast, "filter": expression},
             expected={
                 "values:id": ids,
                 "metrics": {"rows_in": 4, "rows_out": len(ids), "rows_dropped": 4 - len(ids)},
             },
         )
-    )
+        for label, expression, ids in filters
+    ]
+
+
+CASES += filter_cases("filter", FILTER_INPUT, FILTER_CAST, FILTERS)
 
 CASES += [
     Case(
@@ -734,17 +746,8 @@ NAN_FILTERS: list[tuple[str, dict[str, object], list[int]]] = [
     ("ne", {"op": "!=", "args": [col("x"), 5]}, [1, 3]),
     ("between", {"op": "between", "args": [col("x"), float("-1e308"), 10]}, [2]),
 ]
-for label, expression, ids in NAN_FILTERS:
-    CASES.append(
-        Case(
-            # IEEE: NaN is unequal to everything and neither greater nor smaller.
-            name=f"nan_in_filter_{label}",
-            source=CSV,
-            files=NAN_INPUT,
-            transform={"cast": {"id": "int", "x": "float"}, "filter": expression},
-            expected={"values:id": ids},
-        )
-    )
+# IEEE: NaN is unequal to everything and neither greater nor smaller.
+CASES += filter_cases("nan_in_filter", NAN_INPUT, {"id": "int", "x": "float"}, NAN_FILTERS)
 CASES += [
     Case(
         name="nan_in_dedupe_ordering_loses_to_every_number",
