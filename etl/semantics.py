@@ -18,9 +18,9 @@ import pyarrow as pa
 
 from etl.errors import EtlError
 
-# ASCII digits only: Python's \d also matches other scripts' digits, Java's does not.
 # Trimmed from around a value before a cast reads it (ASCII whitespace only).
 SPACE_AROUND_VALUES: Final = " \t\n\r\f\v"
+# ASCII digits only: Python's \d also matches other scripts' digits, Java's does not.
 INT_TEXT: Final = r"^[+-]?[0-9]+$"
 FLOAT_TEXT: Final = (
     r"^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
