@@ -47,26 +47,28 @@ def read_inputs(
     spark: SparkSession, fmt: str, options: Mapping[str, Any], inputs: Sequence[InputFile]
 ) -> DataFrame:
     paths = [spark_path(file.uri) for file in inputs]
+    # Each file as Spark names its rows' files: the key to the file's place in the run.
+    spark_files = [_qualified(spark, file.uri) for file in inputs]
     if fmt == "csv" and options.get("skip_rows"):
-        # The line numbers come from the scan itself (see _csv_after_skipped_lines).
-        frame = _csv_after_skipped_lines(spark, options, inputs)
-        return _with_file_identity(spark, frame, inputs)
-    if fmt == "csv":
-        frame = _csv_columns(_csv_reader(spark, options).csv(paths), options)
-    elif fmt == "json":
-        frame = spark.read.options(mode="FAILFAST").json(paths)
-        frame = frame.select(*sorted(frame.columns))
+        # Carries its own file names and line numbers (see _csv_after_skipped_lines).
+        frame = _csv_after_skipped_lines(spark, options, inputs, paths, spark_files)
     else:
-        frame = spark.read.parquet(*paths)
-        if columns := options.get("columns"):
-            missing = [name for name in columns if name not in frame.columns]
-            if missing:
-                raise EtlError(f"No such column(s) in the Parquet input: {', '.join(missing)}.")
-            frame = frame.select(*columns)
-    frame = frame.withColumn(_SPARK_PATH, sf.input_file_name()).withColumn(
-        ROW_ORDER, sf.monotonically_increasing_id()
-    )
-    return _with_file_identity(spark, frame, inputs)
+        if fmt == "csv":
+            frame = _csv_columns(_csv_reader(spark, options).csv(paths), options)
+        elif fmt == "json":
+            frame = spark.read.options(mode="FAILFAST").json(paths)
+            frame = frame.select(*sorted(frame.columns))
+        else:
+            frame = spark.read.parquet(*paths)
+            if columns := options.get("columns"):
+                missing = [name for name in columns if name not in frame.columns]
+                if missing:
+                    raise EtlError(f"No such column(s) in the Parquet input: {', '.join(missing)}.")
+                frame = frame.select(*columns)
+        frame = frame.withColumn(_SPARK_PATH, sf.input_file_name()).withColumn(
+            ROW_ORDER, sf.monotonically_increasing_id()
+        )
+    return _with_file_identity(spark, frame, inputs, spark_files)
 
 
 def _csv_options(options: Mapping[str, Any]) -> dict[str, str]:
@@ -128,7 +130,11 @@ def _declared_nulls(frame: DataFrame, options: Mapping[str, Any], names: list[st
 
 
 def _csv_after_skipped_lines(
-    spark: SparkSession, options: Mapping[str, Any], inputs: Sequence[InputFile]
+    spark: SparkSession,
+    options: Mapping[str, Any],
+    inputs: Sequence[InputFile],
+    paths: list[str],
+    spark_files: list[str],
 ) -> DataFrame:
     """CSV whose first skip_rows physical lines of every file are not data (as pyarrow
     counts them: empty lines included, quotes not), still split across tasks.
@@ -155,7 +161,7 @@ def _csv_after_skipped_lines(
     if encoding not in ("utf-8", "utf-8-sig"):
         # The text source keeps each line's bytes as they are; decode them.
         value = sf.decode(value.cast("binary"), _SPARK_ENCODINGS[encoding])
-    lines = spark.read.text([spark_path(file.uri) for file in inputs]).select(
+    lines = spark.read.text(paths).select(
         value.alias("line"),
         sf.input_file_name().alias(_SPARK_PATH),
         sf.input_file_block_start().alias("__diep_split"),
@@ -173,8 +179,8 @@ def _csv_after_skipped_lines(
         path = split[_SPARK_PATH]
         offsets.append((path, split["__diep_split"], before.get(path, 0) - split["first"]))
         before[path] = before.get(path, 0) + split["lines"]
-    for file in inputs:
-        if before.get(_qualified(spark, file.uri), 0) <= skip:
+    for file, spark_file in zip(inputs, spark_files, strict=True):
+        if before.get(spark_file, 0) <= skip:
             raise EtlError(f"{file.uri}: nothing is left after skipping {skip} lines.")
     numbered = lines.join(
         sf.broadcast(
@@ -189,8 +195,8 @@ def _csv_after_skipped_lines(
         (sf.col("__diep_position") + sf.col("__diep_offset")).alias(ROW_ORDER),
     )
     header = bool(options.get("header", True))
-    names = _csv_names(spark, options, numbered, skip, _qualified(spark, inputs[0].uri))
-    schema = ", ".join(f"`{index}` STRING" for index in range(len(names)))
+    columns = _csv_names(spark, options, numbered, skip, spark_files[0])
+    schema = ", ".join(f"`{index}` STRING" for index in range(len(columns)))
     records = numbered.filter(
         (sf.col(ROW_ORDER) >= skip + (1 if header else 0)) & (sf.col("line") != "")
     ).select(
@@ -199,11 +205,11 @@ def _csv_after_skipped_lines(
         ROW_ORDER,
     )
     frame = records.select(
-        *[sf.col("record").getField(str(index)).alias(name) for index, name in enumerate(names)],
+        *[sf.col("record").getField(str(i)).alias(name) for i, name in enumerate(columns)],
         _SPARK_PATH,
         ROW_ORDER,
     )
-    return _declared_nulls(frame, options, names)
+    return _declared_nulls(frame, options, columns)
 
 
 def _csv_names(
@@ -249,12 +255,15 @@ def _qualified(spark: SparkSession, uri: str) -> str:
 
 
 def _with_file_identity(
-    spark: SparkSession, frame: DataFrame, inputs: Sequence[InputFile]
+    spark: SparkSession, frame: DataFrame, inputs: Sequence[InputFile], spark_files: list[str]
 ) -> DataFrame:
     """Each row's file index and DIEP URI, by a broadcast join on the name Spark gives
     the file (the frame's _SPARK_PATH column, taken in the scan)."""
     files = spark.createDataFrame(
-        [(_qualified(spark, file.uri), index, file.uri) for index, file in enumerate(inputs)],
+        [
+            (name, index, file.uri)
+            for index, (file, name) in enumerate(zip(inputs, spark_files, strict=True))
+        ],
         StructType(
             [
                 StructField(_SPARK_PATH, StringType(), False),
